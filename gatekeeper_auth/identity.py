@@ -1,0 +1,87 @@
+"""Who called: the typed, immutable result of a verified gatekeeper request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import SecretStr
+from starlette.requests import HTTPConnection
+
+from gatekeeper_auth.errors import ConfigurationError
+
+Kind = Literal["user", "system"]
+
+#: The ASGI scope key the middleware stores the caller under: an `Identity`, or None when the
+#: request came without gatekeeper credentials. Its presence shows the middleware ran.
+SCOPE_KEY = "gatekeeper_auth.identity"
+
+
+@dataclass(frozen=True, slots=True)
+class SecondaryId:
+    """One of the user's secondary ids, such as `feide:user@org.no` or `nin:01019012345`."""
+
+    type: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A caller the gatekeeper vouched for.
+
+    `kind` is `"user"` when the request shows any sign of an end user (a user id, secondary ids
+    or a login's `acr`), else `"system"` (the client credentials flow). `user_id` can be None on
+    a user request: the gatekeeper leaves it out when the API lacks the `userid` grant.
+    `token` is the access token the gatekeeper issued to the API for this caller; it is a
+    `SecretStr`, so it never shows in `repr`, `str`, logs or serialisation.
+    """
+
+    kind: Kind
+    client_id: str
+    scopes: frozenset[str] = frozenset()
+    gatekeeper: str = ""
+    user_id: str | None = None
+    secondary_ids: tuple[SecondaryId, ...] = ()
+    acr: str | None = None
+    token: SecretStr | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind == "system" and (self.user_id or self.secondary_ids or self.acr):
+            raise ValueError(
+                "a system Identity cannot carry user_id, secondary_ids or acr: "
+                "any sign of a user makes it kind='user'"
+            )
+
+    @property
+    def is_user(self) -> bool:
+        return self.kind == "user"
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system"
+
+    def secondary_id(self, type: str) -> str | None:
+        """The value of the first secondary id of this type (`"feide"`, `"nin"`), or None."""
+        for sid in self.secondary_ids:
+            if sid.type == type:
+                return sid.value
+        return None
+
+
+def get_identity(conn: HTTPConnection) -> Identity | None:
+    """The caller of this request or websocket, or None for an anonymous request.
+
+    Raises `ConfigurationError` when `GatekeeperMiddleware` is not installed, so that a missing
+    middleware never looks like an anonymous caller.
+    """
+    try:
+        identity: Identity | None = conn.scope[SCOPE_KEY]
+    except KeyError:
+        raise ConfigurationError(
+            "No gatekeeper identity on this request: add the middleware with "
+            "app.add_middleware(GatekeeperMiddleware, ...) before using gatekeeper_auth guards."
+        ) from None
+    return identity

@@ -1,0 +1,136 @@
+"""`Rule`: what a route demands of its caller, checked in one place for FastAPI and Starlette."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gatekeeper_auth.errors import Refusal
+from gatekeeper_auth.identity import Identity, Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The demands of one guard; `check` returns the identity or raises a `Refusal`.
+
+    - `kind`: `"system"`, `"user"`, or None for either.
+    - `clients`: the OAuth client ids allowed, or None for any client.
+    - `scopes`: the sub-scopes the token must carry, all of them.
+    - `require_user_id`: a user request must carry the user id (the API has the `userid` grant).
+    - `allow_system_with_scopes`: on a user route, a system token that carries all these
+      sub-scopes is let in too ("a user, unless a trusted system client").
+    """
+
+    kind: Kind | None = None
+    clients: frozenset[str] | None = None
+    scopes: frozenset[str] = frozenset()
+    require_user_id: bool = False
+    allow_system_with_scopes: frozenset[str] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        kind: Kind | None,
+        *,
+        clients: Iterable[str] | None = None,
+        scopes: Iterable[str] = (),
+        require_user_id: bool = False,
+        allow_system_with_scopes: Iterable[str] | None = None,
+    ) -> Rule:
+        """Validate a guard's options once, when the route is declared, not per request."""
+        client_set = None if clients is None else _names("clients", clients)
+        if client_set is not None and not client_set:
+            raise ValueError(
+                "clients= is empty, so no client could ever call this route; "
+                "pass clients=None to allow any client"
+            )
+        system_scopes = None
+        if allow_system_with_scopes is not None:
+            if kind != "user":
+                raise ValueError("allow_system_with_scopes= is an option of require_user()")
+            system_scopes = _names("allow_system_with_scopes", allow_system_with_scopes)
+            if not system_scopes:
+                raise ValueError(
+                    "allow_system_with_scopes= is empty, which would let every system "
+                    "token in; name the sub-scopes a trusted system client holds"
+                )
+        if require_user_id and kind == "system":
+            raise ValueError("require_user_id= is an option of require_user()")
+        return cls(kind, client_set, _names("scopes", scopes), require_user_id, system_scopes)
+
+    def check(self, identity: Identity | None) -> Identity:
+        if identity is None:
+            raise Refusal(
+                "authentication_required",
+                "This route needs a token: call it through the API Gatekeeper with "
+                "'Authorization: Bearer <access token>'.",
+                www_authenticate='Bearer realm="gatekeeper"',
+            )
+        if (
+            self.kind is not None
+            and identity.kind != self.kind
+            and not self._system_let_in(identity)
+        ):
+            if identity.kind == "user":
+                raise Refusal(
+                    "user_token_not_allowed",
+                    "This route is for system requests (client credentials); the token "
+                    "represents a user.",
+                )
+            raise Refusal(
+                "system_token_not_allowed",
+                "This route is for requests on behalf of a user; the token has no user.",
+            )
+        if self.clients is not None and identity.client_id not in self.clients:
+            raise Refusal(
+                "client_not_allowed",
+                f"Client {identity.client_id} is not allowed on this route.",
+            )
+        if not self.scopes <= identity.scopes:
+            missing = ", ".join(sorted(self.scopes - identity.scopes))
+            raise Refusal("scope_missing", f"The token lacks the sub-scope(s): {missing}.")
+        if self.require_user_id and identity.kind == "user" and identity.user_id is None:
+            raise Refusal(
+                "user_id_missing",
+                "This route needs the user's id, which the gatekeeper sends only when the "
+                "API has the userid grant.",
+            )
+        return identity
+
+    def _system_let_in(self, identity: Identity) -> bool:
+        wanted = self.allow_system_with_scopes
+        return identity.kind == "system" and wanted is not None and wanted <= identity.scopes
+
+    def describe(self) -> str:
+        """One line for the OpenAPI docs: what a caller of the route needs."""
+        parts = [
+            {
+                "system": "system requests only (client credentials)",
+                "user": "user requests only",
+            }.get(self.kind or "", "any verified caller")
+        ]
+        if self.allow_system_with_scopes is not None:
+            wanted = ", ".join(sorted(self.allow_system_with_scopes))
+            parts.append(f"or system requests with sub-scopes {wanted}")
+        if self.scopes:
+            parts.append(f"sub-scopes: {', '.join(sorted(self.scopes))}")
+        if self.clients is not None:
+            parts.append(f"clients: {', '.join(sorted(self.clients))}")
+        if self.require_user_id:
+            parts.append("user id required")
+        return "; ".join(parts)
+
+
+def _names(option: str, values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, str):
+        raise TypeError(f"{option}= takes a collection of names, such as {{{values!r}}}")
+    names = frozenset(values)
+    for name in names:
+        if not name or name != name.strip():
+            raise ValueError(f"{option}= holds an empty or padded name: {name!r}")
+        if option != "clients" and name.startswith("gk_"):
+            raise ValueError(
+                f"{option}= holds {name!r}: name sub-scopes without the gk_<api>_ prefix "
+                "(gk_myapi_admin arrives as 'admin')"
+            )
+    return names

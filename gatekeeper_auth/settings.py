@@ -1,0 +1,64 @@
+"""Configuration from the environment or a `.env` file, with secrets kept as `SecretStr`."""
+
+from __future__ import annotations
+
+import json
+from ipaddress import IPv4Network, IPv6Network
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _one_or_many(value: Any) -> Any:
+    """`secret`, or a JSON array `["new", "old"]` to accept several during a rotation."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [text] if text else []
+    return value
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class GatekeeperSettings(BaseSettings):
+    """`GatekeeperMiddleware`'s options, read from `GATEKEEPER_*` variables or `.env`.
+
+    | variable | meaning |
+    | --- | --- |
+    | `GATEKEEPER_USERNAME` | Basic username the gatekeeper sends (default `dataporten`) |
+    | `GATEKEEPER_PASSWORD` | Basic password; a JSON array (`["new","old"]`) for a rotation |
+    | `GATEKEEPER_BEARER_TOKEN` | shared token for trust type `bearer`, instead of a password |
+    | `GATEKEEPER_HEADER_PREFIX` | header prefix (default `X-Dataporten-`) |
+    | `GATEKEEPER_ALLOWED_NETWORKS` | comma-separated CIDRs the gatekeeper calls from |
+    | `GATEKEEPER_ALLOW_UNVERIFIED` | `true` trusts headers without credentials: development only |
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEKEEPER_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    username: str = "dataporten"
+    password: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    bearer_token: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    header_prefix: str = "X-Dataporten-"
+    allowed_networks: Annotated[list[IPv4Network | IPv6Network] | None, NoDecode] = None
+    allow_unverified: bool = False
+
+    @field_validator("password", "bearer_token", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        return _one_or_many(value)
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        return _comma_separated(value)

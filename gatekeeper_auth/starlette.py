@@ -1,0 +1,157 @@
+"""Starlette integration: `request.user`, `request.auth`, and endpoint guards.
+
+The middleware sets `request.auth.scopes` to `authenticated`, the kind (`system` or `user`) and
+one `scope:<name>` per sub-scope, so Starlette's own `@requires("system")` works. Sub-scopes
+carry the `scope:` prefix so that a sub-scope named `user` can never pass `@requires("user")`.
+The decorators below do the same checks as the FastAPI dependencies and answer a refusal
+themselves (JSON for HTTP, close 1008 for websockets), so they work in a Starlette app mounted
+under a FastAPI one, whose own error middleware would otherwise turn an exception into a 500.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from starlette.authentication import BaseUser
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from gatekeeper_auth.errors import Refusal
+from gatekeeper_auth.identity import SCOPE_KEY, Identity, get_identity
+from gatekeeper_auth.rules import Rule
+
+logger = logging.getLogger("gatekeeper_auth")
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+class GatekeeperUser(BaseUser):
+    """`request.user` and `request.auth` in one immutable object.
+
+    `.caller` is the `Identity` (None when anonymous); `.identity` is Starlette's string id (the
+    user id, else the client id); `.scopes` holds the names Starlette's `@requires` checks:
+    `authenticated`, the kind, and `scope:<name>` per sub-scope.
+    """
+
+    __slots__ = ("caller", "scopes")
+    caller: Identity | None
+    scopes: tuple[str, ...]
+
+    def __init__(self, caller: Identity | None) -> None:
+        scopes = () if caller is None else starlette_scopes(caller)
+        object.__setattr__(self, "caller", caller)
+        object.__setattr__(self, "scopes", scopes)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("GatekeeperUser is immutable: it may be shared between requests")
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.caller is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.identity
+
+    @property
+    def identity(self) -> str:
+        if self.caller is None:
+            return ""
+        return self.caller.user_id or self.caller.client_id
+
+
+def starlette_scopes(identity: Identity) -> tuple[str, ...]:
+    """The names Starlette's `@requires` sees for this identity."""
+    return ("authenticated", identity.kind, *sorted("scope:" + s for s in identity.scopes))
+
+
+def requires_identity(
+    *, clients: Iterable[str] | None = None, scopes: Iterable[str] = ()
+) -> Callable[[Endpoint], Endpoint]:
+    """Guard a Starlette endpoint (HTTP or websocket) for any verified caller."""
+    return _guard(Rule.build(None, clients=clients, scopes=scopes))
+
+
+def requires_system(
+    *, clients: Iterable[str] | None = None, scopes: Iterable[str] = ()
+) -> Callable[[Endpoint], Endpoint]:
+    """Guard a Starlette endpoint for system requests only: a user token gets 403."""
+    return _guard(Rule.build("system", clients=clients, scopes=scopes))
+
+
+def requires_user(
+    *,
+    clients: Iterable[str] | None = None,
+    scopes: Iterable[str] = (),
+    require_user_id: bool = False,
+    allow_system_with_scopes: Iterable[str] | None = None,
+) -> Callable[[Endpoint], Endpoint]:
+    """Guard a Starlette endpoint for requests on behalf of an end user."""
+    return _guard(
+        Rule.build(
+            "user",
+            clients=clients,
+            scopes=scopes,
+            require_user_id=require_user_id,
+            allow_system_with_scopes=allow_system_with_scopes,
+        )
+    )
+
+
+def _guard(rule: Rule) -> Callable[[Endpoint], Endpoint]:
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        if not callable(endpoint) or isinstance(endpoint, HTTPConnection):
+            raise TypeError(
+                "requires_system/requires_user/requires_identity decorate Starlette endpoints; "
+                "in FastAPI use Depends(require_system(...)) and friends"
+            )
+
+        def refusal(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Refusal | None:
+            for arg in (*args, *kwargs.values()):
+                if isinstance(arg, HTTPConnection):
+                    try:
+                        rule.check(get_identity(arg))
+                    except Refusal as refused:
+                        logger.info(
+                            "gatekeeper_auth refused %r for client %s: %s",
+                            arg.url.path,
+                            getattr(arg.scope.get(SCOPE_KEY), "client_id", None),
+                            refused.code,
+                        )
+                        return refused
+                    return None
+            raise TypeError(f"{endpoint.__qualname__} got no request or websocket to guard")
+
+        async def answer(refused: Refusal, args: tuple[Any, ...]) -> Response | None:
+            websocket = next((a for a in args if isinstance(a, WebSocket)), None)
+            if websocket is None:
+                return refused.response()
+            await websocket.close(1008, refused.code)
+            return None
+
+        if inspect.iscoroutinefunction(endpoint):
+
+            @functools.wraps(endpoint)
+            async def guarded(*args: Any, **kwargs: Any) -> Any:
+                refused = refusal(args, kwargs)
+                if refused is not None:
+                    return await answer(refused, (*args, *kwargs.values()))
+                return await endpoint(*args, **kwargs)
+
+            return guarded  # type: ignore[return-value]
+
+        @functools.wraps(endpoint)
+        def guarded_sync(*args: Any, **kwargs: Any) -> Any:
+            refused = refusal(args, kwargs)
+            if refused is not None:
+                return refused.response()  # websocket endpoints are never sync
+            return endpoint(*args, **kwargs)
+
+        return guarded_sync  # type: ignore[return-value]
+
+    return decorate

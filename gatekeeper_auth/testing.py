@@ -1,0 +1,216 @@
+"""Test helpers for apps guarded by gatekeeper_auth: real headers, or a faked caller.
+
+Two ways to test a guarded route, each with a pytest fixture (add
+`pytest_plugins = ["gatekeeper_auth.testing"]` to your `conftest.py`):
+
+- **No override** (`gatekeeper` fixture): `FakeGatekeeper` builds the exact headers the real
+  gatekeeper sends, with the right credentials, so requests go through the real middleware and
+  the real guards. Configure your app's middleware with `FakeGatekeeper.middleware_options()`.
+- **Override** (`override_caller` fixture): replaces every gatekeeper guard of a FastAPI app
+  with one that applies the guard's own rule to an `Identity` you choose, so a user identity on
+  a `require_system` route still gets 403, as in production.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import SecretStr
+
+from gatekeeper_auth.fastapi import GatekeeperGuard
+from gatekeeper_auth.identity import Identity, SecondaryId
+
+#: The password `FakeGatekeeper` uses unless told otherwise. For tests only.
+TEST_PASSWORD = "gatekeeper-auth-test-password"  # noqa: S105
+#: A client id and a user id in the form Dataporten uses (UUIDs).
+TEST_CLIENT_ID = "42b0c02e-0dda-4882-9da0-882a4b1abad6"
+TEST_USER_ID = "76a7a061-3c55-430d-8ee0-6f82ec42501f"
+
+
+class FakeGatekeeper:
+    """Builds the headers the API Gatekeeper sends to a backend, for tests and examples."""
+
+    def __init__(
+        self,
+        *,
+        username: str = "dataporten",
+        password: str = TEST_PASSWORD,
+        bearer_token: str | None = None,
+        gatekeeper: str = "testapi",
+        header_prefix: str = "X-Dataporten-",
+    ) -> None:
+        self.username = username
+        self._password = password
+        self._bearer_token = bearer_token
+        self.gatekeeper = gatekeeper
+        self.header_prefix = header_prefix
+
+    def __repr__(self) -> str:
+        return f"FakeGatekeeper(username={self.username!r}, gatekeeper={self.gatekeeper!r})"
+
+    def middleware_options(self) -> dict[str, Any]:
+        """Keyword options for `GatekeeperMiddleware` that accept this fake's headers."""
+        secret = (
+            {"bearer_token": self._bearer_token}
+            if self._bearer_token
+            else {"username": self.username, "password": self._password}
+        )
+        return {**secret, "header_prefix": self.header_prefix}
+
+    def authorization(self, *, password: str | None = None) -> str:
+        """The `Authorization` value the gatekeeper presents (another `password` forges one)."""
+        if self._bearer_token and password is None:
+            return f"Bearer {self._bearer_token}"
+        credentials = f"{self.username}:{password or self._password}".encode()
+        return "Basic " + base64.b64encode(credentials).decode()
+
+    def system(
+        self,
+        *,
+        client_id: str = TEST_CLIENT_ID,
+        scopes: Iterable[str] = (),
+        token: str | None = None,
+    ) -> dict[str, str]:
+        """Headers of a system request (client credentials: no user)."""
+        return self._headers(client_id=client_id, scopes=scopes, token=token)
+
+    def user(
+        self,
+        *,
+        user_id: str | None = TEST_USER_ID,
+        client_id: str = TEST_CLIENT_ID,
+        scopes: Iterable[str] = (),
+        secondary_ids: Iterable[str] = (),
+        acr: str = "",
+        token: str | None = None,
+    ) -> dict[str, str]:
+        """Headers of a user request. `user_id=None` is what an API without the `userid`
+        grant gets: pass `secondary_ids` or `acr` so that the request still shows a user."""
+        return self._headers(
+            client_id=client_id,
+            scopes=scopes,
+            token=token,
+            user_id=user_id,
+            secondary_ids=secondary_ids,
+            acr=acr,
+        )
+
+    def _headers(
+        self,
+        *,
+        client_id: str,
+        scopes: Iterable[str],
+        token: str | None,
+        user_id: str | None = None,
+        secondary_ids: Iterable[str] = (),
+        acr: str = "",
+    ) -> dict[str, str]:
+        p = self.header_prefix
+        headers = {
+            "Authorization": self.authorization(),
+            f"{p}Clientid": client_id,
+            f"{p}Scopes": ",".join(scopes),
+            f"{p}Gatekeeper": self.gatekeeper,
+            f"{p}Acr": acr,
+        }
+        if user_id is not None:
+            headers[f"{p}Userid"] = user_id
+        secondary = ",".join(secondary_ids)
+        if secondary:
+            headers[f"{p}Userid-Sec"] = secondary
+        if token is not None:
+            headers[f"{p}Token"] = token
+        return headers
+
+
+def system_identity(
+    *, client_id: str = TEST_CLIENT_ID, scopes: Iterable[str] = (), gatekeeper: str = "testapi"
+) -> Identity:
+    """An `Identity` of a system request, for `override_caller`."""
+    return Identity(
+        kind="system", client_id=client_id, scopes=frozenset(scopes), gatekeeper=gatekeeper
+    )
+
+
+def user_identity(
+    *,
+    user_id: str | None = TEST_USER_ID,
+    client_id: str = TEST_CLIENT_ID,
+    scopes: Iterable[str] = (),
+    secondary_ids: Iterable[str] = (),
+    acr: str | None = None,
+    token: str | None = None,
+    gatekeeper: str = "testapi",
+) -> Identity:
+    """An `Identity` of a user request, for `override_caller`."""
+    return Identity(
+        kind="user",
+        client_id=client_id,
+        scopes=frozenset(scopes),
+        gatekeeper=gatekeeper,
+        user_id=user_id,
+        secondary_ids=tuple(SecondaryId(*s.split(":", 1)) for s in secondary_ids),
+        acr=acr,
+        token=None if token is None else SecretStr(token),
+    )
+
+
+def fake_caller(app: FastAPI, identity: Identity | None) -> Callable[[], None]:
+    """Make every gatekeeper guard of `app` see `identity` (None: anonymous).
+
+    Each guard keeps its own rule, so the fake is refused where a real caller like it would
+    be. Returns a function that removes the overrides again.
+    """
+    guards = [
+        dep.call
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for dep in _walk(route.dependant)
+        if isinstance(dep.call, GatekeeperGuard)
+    ]
+    for guard in guards:
+        app.dependency_overrides[guard] = _faked(guard, identity)
+
+    def undo() -> None:
+        for guard in guards:
+            app.dependency_overrides.pop(guard, None)
+
+    return undo
+
+
+def _faked(guard: GatekeeperGuard, identity: Identity | None) -> Callable[[], Awaitable[Identity]]:
+    async def faked() -> Identity:
+        return guard.rule.check(identity)
+
+    return faked
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _walk(sub)
+
+
+@pytest.fixture
+def gatekeeper() -> FakeGatekeeper:
+    """A `FakeGatekeeper` with the test defaults (username `dataporten`, `TEST_PASSWORD`)."""
+    return FakeGatekeeper()
+
+
+@pytest.fixture
+def override_caller() -> Iterator[Callable[[FastAPI, Identity | None], None]]:
+    """`override_caller(app, identity)` fakes the caller of every guard; undone after the test."""
+    undo: list[Callable[[], None]] = []
+
+    def override(app: FastAPI, identity: Identity | None) -> None:
+        undo.append(fake_caller(app, identity))
+
+    yield override
+    for step in reversed(undo):
+        step()
