@@ -14,6 +14,7 @@ from gatekeeper_auth import (
     GatekeeperMiddleware,
     GatekeeperSettings,
     Identity,
+    describe_guards,
     optional_identity,
     require_identity,
     require_system,
@@ -109,6 +110,7 @@ def create_app(settings: GatekeeperSettings | None = None) -> FastAPI:
             size += len(chunk)
         return {"bytes": size, "sha256": digest.hexdigest()}
 
+    describe_guards(app)
     app.mount("/legacy", legacy.app)
     app.add_middleware(GatekeeperMiddleware, settings=settings)
     # CORS outermost: the gatekeeper forwards preflight OPTIONS without credentials, so the

@@ -3,6 +3,7 @@
 from gatekeeper_auth.errors import CODES, ConfigurationError, Refusal, refusal_handler
 from gatekeeper_auth.fastapi import (
     GatekeeperGuard,
+    describe_guards,
     optional_identity,
     require_identity,
     require_system,
@@ -29,6 +30,7 @@ __all__ = [
     "Kind",
     "Refusal",
     "SecondaryId",
+    "describe_guards",
     "get_identity",
     "optional_identity",
     "refusal_handler",

@@ -6,11 +6,12 @@ schemes: guarded routes show a lock in Swagger UI, and the gatekeeper's `X-Datap
 are never advertised as parameters a client could set.
 """
 
-from collections.abc import Iterable
-from typing import Annotated
+from collections.abc import Iterable, Iterator
 
-from fastapi import Depends
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
@@ -30,10 +31,6 @@ async def optional_identity(request: HTTPConnection) -> Identity | None:
 
     Wrong gatekeeper credentials are still refused by the middleware (401) before any route
     runs, so None always means "no credentials", never "bad credentials".
-
-    Every guard gets the caller from this dependency, so a test can fake the caller of every
-    guarded route with `app.dependency_overrides[optional_identity] = lambda: identity`; the
-    guards' rules still apply to the fake.
     """
     return get_identity(request)
 
@@ -54,10 +51,8 @@ class GatekeeperGuard(SecurityBase):
     def __repr__(self) -> str:
         return f"GatekeeperGuard({self.rule.describe()})"
 
-    async def __call__(
-        self, identity: Annotated[Identity | None, Depends(optional_identity)]
-    ) -> Identity:
-        return self.rule.check(identity)
+    async def __call__(self, request: HTTPConnection) -> Identity:
+        return self.rule.check(get_identity(request))
 
 
 def require_identity(
@@ -98,3 +93,29 @@ def require_user(
             allow_system_with_scopes=allow_system_with_scopes,
         )
     )
+
+
+def describe_guards(app: FastAPI) -> None:
+    """Add what each guarded route needs (kind, sub-scopes, clients) to its OpenAPI description.
+
+    Call it once after the routes are declared. The security requirement alone cannot say which
+    sub-scopes a route needs; its description can, and Swagger UI shows it.
+    """
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        rules = [
+            dep.call.rule.describe()
+            for dep in _walk(route.dependant)
+            if isinstance(dep.call, GatekeeperGuard)
+        ]
+        line = "**Dataporten Gatekeeper:** " + " and ".join(dict.fromkeys(rules))
+        if rules and line not in (route.description or ""):
+            route.description = f"{route.description}\n\n{line}" if route.description else line
+    app.openapi_schema = None
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _walk(sub)

@@ -19,7 +19,7 @@ from gatekeeper_auth.credentials import GatekeeperCredentials
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.headers import IdentityReader
 from gatekeeper_auth.identity import SCOPE_KEY
-from gatekeeper_auth.settings import GatekeeperSettings
+from gatekeeper_auth.settings import ExplicitSettings, GatekeeperSettings
 from gatekeeper_auth.starlette import GatekeeperUser
 
 logger = logging.getLogger("gatekeeper_auth")
@@ -72,9 +72,7 @@ class GatekeeperMiddleware:
         if settings is None:
             # Explicit arguments are the whole configuration; only without them is the
             # environment read, so that a stray variable cannot change what the code says.
-            settings = (
-                GatekeeperSettings.model_validate(explicit) if explicit else GatekeeperSettings()
-            )
+            settings = ExplicitSettings(**explicit) if explicit else GatekeeperSettings()
         elif explicit:
             raise ConfigurationError(
                 "GatekeeperMiddleware takes settings= or keyword options, not both: "

@@ -7,7 +7,12 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
 def _one_or_many(value: Any) -> Any:
@@ -62,3 +67,22 @@ class GatekeeperSettings(BaseSettings):
     @classmethod
     def _split_networks(cls, value: Any) -> Any:
         return _comma_separated(value)
+
+
+class ExplicitSettings(GatekeeperSettings):
+    """`GatekeeperSettings` from the given values only: no environment, no `.env` file.
+
+    What `GatekeeperMiddleware(app, password=...)` uses, so that a stray variable cannot change
+    what the code says.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)

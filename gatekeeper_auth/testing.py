@@ -19,11 +19,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
-from gatekeeper_auth.fastapi import GatekeeperGuard
+from gatekeeper_auth.fastapi import GatekeeperGuard, _walk
 from gatekeeper_auth.identity import Identity, SecondaryId
 
 #: The password `FakeGatekeeper` uses unless told otherwise. For tests only.
@@ -189,12 +188,6 @@ def _faked(guard: GatekeeperGuard, identity: Identity | None) -> Callable[[], Aw
         return guard.rule.check(identity)
 
     return faked
-
-
-def _walk(dependant: Dependant) -> Iterator[Dependant]:
-    yield dependant
-    for sub in dependant.dependencies:
-        yield from _walk(sub)
 
 
 @pytest.fixture
