@@ -1,0 +1,95 @@
+"""The development gatekeeper's configuration: one TOML file, validated by pydantic."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+Grant = Literal["userid", "userid-feide", "userid-nin"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Client(_Strict):
+    """An OAuth client registered with the gatekeeper, and the sub-scopes it was granted."""
+
+    id: str = Field(min_length=1, pattern=r"^[\x21-\x7e]+$")
+    secret: SecretStr
+    scopes: list[str] = []
+    name: str = ""
+
+
+class User(_Strict):
+    """A demo end user, standing in for a real login (the `password` grant)."""
+
+    username: str = Field(min_length=1)
+    password: SecretStr
+    user_id: str = Field(min_length=1, pattern=r"^[\x21-\x7e]+$")
+    secondary_ids: list[str] = []
+    acr: str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+
+    @model_validator(mode="after")
+    def _check_secondary_ids(self) -> User:
+        for sid in self.secondary_ids:
+            type_, colon, value = sid.partition(":")
+            if not (type_ and colon and value):
+                raise ValueError(f"secondary id {sid!r} is not type:value (feide:user@org.no)")
+        return self
+
+
+class UpstreamCredentials(_Strict):
+    """What the gatekeeper presents to the backend: Basic (the default) or a bearer token."""
+
+    username: str = "dataporten"
+    password: SecretStr | None = None
+    bearer_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_trust_type(self) -> UpstreamCredentials:
+        if (self.password is None) == (self.bearer_token is None):
+            raise ValueError("set exactly one of password (trust type basic) or bearer_token")
+        return self
+
+
+class DevGateConfig(_Strict):
+    """The whole file. `api` is the gatekeeper id: tokens carry `gk_<api>` and
+    `gk_<api>_<sub-scope>`. `grants` are the user-id grants the API has: drop `userid` to see
+    what an API without it receives."""
+
+    api: str = Field(pattern=r"^[a-z][a-z0-9-]{2,14}$")
+    upstream: str = Field(pattern=r"^https?://")
+    upstream_credentials: UpstreamCredentials
+    clients: list[Client] = Field(min_length=1)
+    users: list[User] = []
+    grants: list[Grant] = ["userid", "userid-feide", "userid-nin"]
+    token_lifetime: int = Field(default=28800, gt=0)
+    forward_token: bool = True
+    upstream_timeout: float = Field(default=30.0, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> DevGateConfig:
+        ids = [c.id for c in self.clients]
+        names = [u.username for u in self.users]
+        if len(set(ids)) != len(ids) or len(set(names)) != len(names):
+            raise ValueError("client ids and usernames must be unique")
+        return self
+
+    @classmethod
+    def load(cls, path: str | Path) -> DevGateConfig:
+        """Read and validate a TOML file; errors name the file and what is wrong."""
+        try:
+            with open(path, "rb") as file:
+                data = tomllib.load(file)
+            return cls.model_validate(data)
+        except OSError as error:
+            raise ValueError(f"cannot read devgate config {path}: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"devgate config {path} is not valid TOML: {error}") from None
+        except ValidationError as error:
+            raise ValueError(f"devgate config {path} is invalid:\n{error}") from None

@@ -1,0 +1,328 @@
+"""End to end over real sockets: example_app and the development gatekeeper under uvicorn."""
+
+import asyncio
+import base64
+import hashlib
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from example_app.main import DEMO_PASSWORD, create_app
+from gatekeeper_auth import GatekeeperSettings
+from gatekeeper_auth.client import ClientCredentialsAuth, TokenError
+from gatekeeper_auth.devgate import DevGateConfig, create_devgate
+from tests.servers import serve, wait_for
+
+ROOT = Path(__file__).parent.parent
+CONFIG = DevGateConfig.load(ROOT / "example_app" / "devgate.toml")
+SYSTEM_ID, SYSTEM_SECRET = CONFIG.clients[0].id, CONFIG.clients[0].secret.get_secret_value()
+WEB_ID, WEB_SECRET = CONFIG.clients[1].id, CONFIG.clients[1].secret.get_secret_value()
+
+
+def devgate_config(upstream: str, **changes: Any) -> DevGateConfig:
+    return DevGateConfig.model_validate(CONFIG.model_dump() | {"upstream": upstream, **changes})
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[str]:
+    settings = GatekeeperSettings(password=[SecretStr(DEMO_PASSWORD)])
+    with serve(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def devgate_app(backend: str) -> Any:
+    return create_devgate(devgate_config(backend))
+
+
+@pytest.fixture(scope="module")
+def gatekeeper(devgate_app: Any) -> Iterator[str]:
+    with serve(devgate_app) as url:
+        yield url
+
+
+def token(gatekeeper: str, **form: str) -> str:
+    client_id, secret = (
+        (WEB_ID, WEB_SECRET)
+        if form.get("grant_type") == "password"
+        else (
+            SYSTEM_ID,
+            SYSTEM_SECRET,
+        )
+    )
+    response = httpx.post(f"{gatekeeper}/oauth/token", data=form, auth=(client_id, secret))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == CONFIG.token_lifetime - 1
+    access_token: str = body["access_token"]
+    return access_token
+
+
+def system_token(gatekeeper: str) -> str:
+    return token(gatekeeper, grant_type="client_credentials")
+
+
+def user_token(gatekeeper: str) -> str:
+    return token(gatekeeper, grant_type="password", username="alice", password="alice-password")
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+def test_token_response_is_rfc6749_with_gk_scope_names(gatekeeper: str) -> None:
+    response = httpx.post(
+        f"{gatekeeper}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(SYSTEM_ID, SYSTEM_SECRET),
+    )
+    body = response.json()
+    assert body["scope"] == "gk_exampleapi gk_exampleapi_read gk_exampleapi_reports"
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "status", "code"),
+    [
+        ("system", "/system/ping", 200, None),
+        ("user", "/system/ping", 403, "user_token_not_allowed"),
+        ("system", "/user/me", 403, "system_token_not_allowed"),
+        ("user", "/user/me", 200, None),
+        ("system", "/reports", 200, None),
+        ("user", "/reports", 403, "user_token_not_allowed"),
+        ("system", "/system/admin", 200, None),
+        ("user", "/whoami", 200, None),
+        ("user", "/legacy/report", 403, "user_token_not_allowed"),
+        ("system", "/legacy/report", 200, None),
+    ],
+)
+def test_full_matrix_through_the_gatekeeper(
+    gatekeeper: str, kind: str, path: str, status: int, code: str | None
+) -> None:
+    value = system_token(gatekeeper) if kind == "system" else user_token(gatekeeper)
+    response = httpx.get(gatekeeper + path, headers=bearer(value))
+    assert response.status_code == status, response.text
+    if code:
+        assert response.json()["code"] == code
+
+
+def test_user_request_carries_user_id_and_secondary_ids(gatekeeper: str) -> None:
+    body = httpx.get(f"{gatekeeper}/user/me", headers=bearer(user_token(gatekeeper))).json()
+    assert body["user_id"] == CONFIG.users[0].user_id
+    assert body["secondary_ids"] == ["feide:alice@example.org", "nin:01019012345"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, bearer("not-a-token"), {"Authorization": "Basic eDp5"}],
+    ids=["no token", "unknown token", "basic instead of bearer"],
+)
+def test_without_a_valid_token_the_gatekeeper_answers_401(
+    gatekeeper: str, headers: dict[str, str]
+) -> None:
+    response = httpx.get(f"{gatekeeper}/system/ping", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["X-Dataporten-Userid", "x-dataporten-userid", "X_Dataporten_Userid", "X-DATAPORTEN-ACR"],
+)
+def test_forged_user_header_from_a_system_caller_is_stripped(gatekeeper: str, name: str) -> None:
+    headers = {**bearer(system_token(gatekeeper)), name: "76a7a061-3c55-430d-8ee0-6f82ec42501f"}
+    response = httpx.get(f"{gatekeeper}/system/ping", headers=headers)
+    assert response.status_code == 200, response.text
+    assert httpx.get(f"{gatekeeper}/whoami", headers=headers).json()["kind"] == "system"
+
+
+def test_direct_backend_call_with_forged_headers_is_401(backend: str) -> None:
+    forged = {
+        "Authorization": "Basic " + base64.b64encode(b"dataporten:a-guess").decode(),
+        "X-Dataporten-Clientid": SYSTEM_ID,
+        "X-Dataporten-Scopes": "reports",
+        "X-Dataporten-Gatekeeper": "exampleapi",
+    }
+    response = httpx.get(f"{backend}/system/ping", headers=forged)
+    assert response.status_code == 401
+    assert response.json()["code"] == "gatekeeper_credentials_invalid"
+    del forged["Authorization"]
+    response = httpx.get(f"{backend}/system/ping", headers=forged)
+    assert response.json()["code"] == "authentication_required"
+
+
+def test_expired_token_is_401(backend: str) -> None:
+    with serve(create_devgate(devgate_config(backend, token_lifetime=1))) as gatekeeper:
+        value = system_token_for(gatekeeper)
+        assert httpx.get(f"{gatekeeper}/system/ping", headers=bearer(value)).status_code == 200
+        time.sleep(1.1)
+        response = httpx.get(f"{gatekeeper}/system/ping", headers=bearer(value))
+        assert response.status_code == 401
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+def system_token_for(gatekeeper: str) -> str:
+    response = httpx.post(
+        f"{gatekeeper}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(SYSTEM_ID, SYSTEM_SECRET),
+    )
+    value: str = response.json()["access_token"]
+    return value
+
+
+def test_streamed_upload_arrives_intact(gatekeeper: str) -> None:
+    chunks = [bytes([i % 256]) * 65536 for i in range(64)]  # 4 MiB in 64 chunks
+    response = httpx.post(
+        f"{gatekeeper}/upload", content=iter(chunks), headers=bearer(system_token(gatekeeper))
+    )
+    assert response.status_code == 200, response.text
+    whole = b"".join(chunks)
+    assert response.json() == {"bytes": len(whole), "sha256": hashlib.sha256(whole).hexdigest()}
+
+
+def test_cors_preflight_passes_the_gatekeeper_without_credentials(gatekeeper: str) -> None:
+    response = httpx.options(
+        f"{gatekeeper}/system/ping",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"},
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+def test_an_api_without_the_userid_grant_still_keeps_users_off_system_routes(
+    backend: str,
+) -> None:
+    config = devgate_config(backend, grants=["userid-feide"])
+    with serve(create_devgate(config)) as gatekeeper:
+        value = user_token(gatekeeper)
+        me = httpx.get(f"{gatekeeper}/user/me", headers=bearer(value)).json()
+        assert me["user_id"] is None
+        refused = httpx.get(f"{gatekeeper}/system/ping", headers=bearer(value))
+        assert refused.json()["code"] == "user_token_not_allowed"
+        insist = httpx.get(f"{gatekeeper}/user/id", headers=bearer(value))
+        assert insist.json()["code"] == "user_id_missing"
+
+
+# The client-credentials client, against the real development gatekeeper.
+
+
+def auth_for(gatekeeper: str, **options: Any) -> ClientCredentialsAuth:
+    return ClientCredentialsAuth(
+        SYSTEM_ID, SYSTEM_SECRET, token_url=f"{gatekeeper}/oauth/token", **options
+    )
+
+
+def test_client_caches_one_token_for_many_calls(gatekeeper: str) -> None:
+    auth = auth_for(gatekeeper)
+    with httpx.Client(auth=auth, base_url=gatekeeper) as http:
+        for _ in range(10):
+            assert http.get("/system/ping").status_code == 200
+    assert auth.fetches == 1
+
+
+def test_client_refreshes_an_expired_token(backend: str) -> None:
+    with serve(create_devgate(devgate_config(backend, token_lifetime=2))) as gatekeeper:
+        auth = auth_for(gatekeeper, refresh_margin=0.5)
+        with httpx.Client(auth=auth, base_url=gatekeeper) as http:
+            assert http.get("/system/ping").status_code == 200
+            time.sleep(1.2)  # past expires_in (1 s) less the margin
+            assert http.get("/system/ping").status_code == 200
+        assert auth.fetches == 2
+
+
+def test_client_fetches_once_for_50_concurrent_requests(gatekeeper: str) -> None:
+    auth = auth_for(gatekeeper)
+
+    async def run() -> list[int]:
+        async with httpx.AsyncClient(auth=auth, base_url=gatekeeper) as http:
+            responses = await asyncio.gather(*(http.get("/system/ping") for _ in range(50)))
+        return [r.status_code for r in responses]
+
+    assert asyncio.run(run()) == [200] * 50
+    assert auth.fetches == 1
+
+
+def test_client_fetches_once_for_threads_too(gatekeeper: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    auth = auth_for(gatekeeper)
+    with httpx.Client(auth=auth, base_url=gatekeeper) as http, ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: http.get("/system/ping").status_code, range(24)))
+    assert statuses == [200] * 24
+    assert auth.fetches == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_client_retries_once_with_a_fresh_token_after_401(
+    gatekeeper: str, devgate_app: Any, mode: str
+) -> None:
+    auth = auth_for(gatekeeper)
+    if mode == "sync":
+        with httpx.Client(auth=auth, base_url=gatekeeper) as http:
+            assert http.get("/system/ping").status_code == 200
+            devgate_app.state.issuer.clear()  # the gatekeeper forgets every token
+            assert http.get("/system/ping").status_code == 200
+    else:
+
+        async def run() -> None:
+            async with httpx.AsyncClient(auth=auth, base_url=gatekeeper) as http:
+                assert (await http.get("/system/ping")).status_code == 200
+                devgate_app.state.issuer.clear()
+                assert (await http.get("/system/ping")).status_code == 200
+
+        asyncio.run(run())
+    assert auth.fetches == 2
+
+
+def test_client_raises_a_clear_error_for_invalid_client(gatekeeper: str) -> None:
+    auth = ClientCredentialsAuth(SYSTEM_ID, "wrong-secret", token_url=f"{gatekeeper}/oauth/token")
+    with httpx.Client(auth=auth) as http, pytest.raises(TokenError) as raised:
+        http.get(f"{gatekeeper}/system/ping")
+    assert raised.value.error == "invalid_client"
+    assert raised.value.status_code == 401
+    assert "wrong-secret" not in str(raised.value)
+    assert "wrong-secret" not in repr(auth)
+
+
+# `make run`: the README's walk-through, run as printed.
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
+def test_make_run_walkthrough_gives_the_promised_answers() -> None:
+    from example_app.run import walkthrough
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "example_app.run"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for("http://127.0.0.1:8000/", 20)
+        wait_for("http://127.0.0.1:8001/", 20)
+        result = subprocess.run(  # noqa: S603
+            ["bash", "-c", walkthrough()],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    answers = result.stdout.strip().splitlines()
+    assert len(answers) == 4, result.stdout
+    assert '"pong"' in answers[0]
+    assert "user_token_not_allowed" in answers[1]
+    assert '"user_id":"76a7a061' in answers[2]
+    assert "gatekeeper_credentials_invalid" in answers[3]
