@@ -9,11 +9,10 @@ from gatekeeper_auth.fastapi import (
     require_system,
     require_user,
 )
-from gatekeeper_auth.identity import Identity, Kind, SecondaryId, get_identity
+from gatekeeper_auth.identity import GatekeeperUser, Identity, Kind, SecondaryId, get_identity
 from gatekeeper_auth.middleware import GatekeeperMiddleware
 from gatekeeper_auth.settings import GatekeeperSettings
 from gatekeeper_auth.starlette import (
-    GatekeeperUser,
     requires_identity,
     requires_system,
     requires_user,

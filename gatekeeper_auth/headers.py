@@ -1,8 +1,8 @@
 """Finding the gatekeeper's headers on a request, and reading them into an `Identity`, strictly.
 
-`IdentityReader.values` runs on every request: it picks `Authorization` and the gatekeeper
-headers out of the ASGI header list. `IdentityReader.read` runs only for a request whose
-credentials checked out: anything the gatekeeper cannot send (a header twice, an empty user id, a
+The middleware picks `Authorization` and the gatekeeper headers out of the ASGI header list
+with `IdentityReader.slots`. `IdentityReader.read` runs only for a request whose credentials
+checked out: anything the gatekeeper cannot send (a header twice, an empty user id, a
 missing client id, bytes that are not visible ASCII) is refused with a 400 `Refusal`.
 """
 
@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.identity import Identity, SecondaryId
 
-# The headers a backend can get, in the order of `Values.gatekeeper`.
+# The headers a backend can get, in the order `IdentityReader.read` takes their values.
 FIELDS = ("Clientid", "Userid", "Userid-Sec", "Scopes", "Gatekeeper", "Acr", "Token")
 _CLIENT, _USER, _USER_SEC, _SCOPES, _GATEKEEPER, _ACR, _TOKEN = range(len(FIELDS))
 _REQUIRED = (_CLIENT, _SCOPES, _GATEKEEPER)
@@ -21,59 +21,37 @@ _REQUIRED = (_CLIENT, _SCOPES, _GATEKEEPER)
 _VISIBLE = bytes(range(0x21, 0x7F))  # what an id or a scope may hold
 _PRINTABLE = bytes(range(0x20, 0x7F))  # what the acr may hold
 
-#: `(authorization, gatekeeper header values in FIELDS order)`, absent ones None.
-Values = tuple[bytes | None, tuple[bytes | None, ...]]
-
 
 class IdentityReader:
     """Knows the header names for one prefix (`X-Dataporten-`, or the older `X-FeideConnect-`)."""
 
-    __slots__ = ("_gatekeeper_names", "_slots", "names")
+    __slots__ = ("names", "slots")
 
     def __init__(self, prefix: str) -> None:
         if not prefix or not prefix.isascii() or " " in prefix or "_" in prefix:
             raise ValueError(f"header prefix {prefix!r} is not a valid header name prefix")
         #: The header names as a human reads them, for messages.
         self.names = tuple(prefix + field for field in FIELDS)
-        self._gatekeeper_names = tuple(name.lower().encode() for name in self.names)
-        # Slot -1 is Authorization; 0.. are the gatekeeper headers.
-        self._slots = {b"authorization": -1} | {
-            name: slot for slot, name in enumerate(self._gatekeeper_names)
+        #: Lower-case header name -> slot: 0 is Authorization, 1.. the gatekeeper headers.
+        self.slots = {b"authorization": 0} | {
+            name.lower().encode(): slot for slot, name in enumerate(self.names, start=1)
         }
 
-    def values(self, headers: list[tuple[bytes, bytes]]) -> tuple[Values, Refusal | None]:
-        """The values that matter, and a problem with them that only a verified request hears.
+    def problem(self, name: bytes, slot: int | None) -> Refusal:
+        """The refusal for a lower-case header name that was repeated (`slot` given) or is a
+        gatekeeper header spelled with `_` (some servers map `X_Dataporten_Userid` and
+        `X-Dataporten-Userid` to one variable)."""
+        if slot is not None:
+            return self._refuse("gatekeeper_header_repeated", slot - 1, "was sent twice")
+        return Refusal(
+            "gatekeeper_header_invalid",
+            f"A header named {name.decode('latin-1')!r} was sent; the gatekeeper never spells "
+            "its headers with '_'.",
+        )
 
-        The common case (lower-case names, none twice, none with `_`) is a few C-level calls.
-        Any other request takes a careful loop that matches names case-insensitively and
-        notes a header sent twice, or a gatekeeper header spelled with `_` (some servers map
-        `X_Dataporten_Userid` and `X-Dataporten-Userid` to one variable). `Authorization` sent
-        twice becomes an empty credential, which never matches.
-        """
-        fields = dict(headers)
-        joined = b"\0".join(fields)
-        if len(fields) == len(headers) and joined.islower() and 95 not in joined:  # 95 is "_"
-            gatekeeper = tuple(map(fields.get, self._gatekeeper_names))
-            return (fields.get(b"authorization"), gatekeeper), None
-        found: list[bytes | None] = [None] * (len(FIELDS) + 1)
-        problem = None
-        for raw_name, value in headers:
-            name = raw_name.lower()
-            slot = self._slots.get(name)
-            if slot is None:
-                if name.replace(b"_", b"-") in self._slots:
-                    problem = Refusal(
-                        "gatekeeper_header_invalid",
-                        f"A header named {name.decode('latin-1')!r} was sent; the gatekeeper "
-                        "never spells its headers with '_'.",
-                    )
-            elif found[slot] is None:
-                found[slot] = value
-            elif slot < 0:
-                found[slot] = b""
-            else:
-                problem = self._refuse("gatekeeper_header_repeated", slot, "was sent twice")
-        return (found[-1], tuple(found[:-1])), problem
+    def is_smuggled(self, name: bytes) -> bool:
+        """True for a lower-case name with `_` that means a gatekeeper header."""
+        return name.replace(b"_", b"-") in self.slots
 
     def read(self, gatekeeper: tuple[bytes | None, ...]) -> Identity:
         """Build the identity from the gatekeeper headers of a request that was verified."""

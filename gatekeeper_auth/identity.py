@@ -1,4 +1,8 @@
-"""Who called: the typed, immutable result of a verified gatekeeper request."""
+"""Who called: the typed, immutable result of a verified gatekeeper request.
+
+The middleware puts it on the ASGI scope as Starlette's `scope["user"]` (a `GatekeeperUser`),
+where `get_identity` finds it.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import SecretStr
+from starlette.authentication import BaseUser
 from starlette.requests import HTTPConnection
 
 from gatekeeper_auth.errors import ConfigurationError
 
 Kind = Literal["user", "system"]
-
-#: The ASGI scope key the middleware stores the caller under: an `Identity`, or None when the
-#: request came without gatekeeper credentials. Its presence shows the middleware ran.
-SCOPE_KEY = "gatekeeper_auth.identity"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +72,56 @@ class Identity:
         return None
 
 
+class GatekeeperUser(BaseUser):
+    """`request.user` and `request.auth` in one immutable object.
+
+    `.caller` is the `Identity` (None when anonymous); `.identity` is Starlette's string id (the
+    user id, else the client id); `.scopes` holds the names Starlette's `@requires` checks:
+    `authenticated`, the kind, and `scope:<name>` per sub-scope.
+    """
+
+    __slots__ = ("caller", "scopes")
+    caller: Identity | None
+    scopes: tuple[str, ...]
+
+    def __init__(self, caller: Identity | None) -> None:
+        scopes = () if caller is None else starlette_scopes(caller)
+        object.__setattr__(self, "caller", caller)
+        object.__setattr__(self, "scopes", scopes)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("GatekeeperUser is immutable: it may be shared between requests")
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.caller is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.identity
+
+    @property
+    def identity(self) -> str:
+        if self.caller is None:
+            return ""
+        return self.caller.user_id or self.caller.client_id
+
+
+def starlette_scopes(identity: Identity) -> tuple[str, ...]:
+    """The names Starlette's `@requires` sees for this identity."""
+    return ("authenticated", identity.kind, *sorted("scope:" + s for s in identity.scopes))
+
+
 def get_identity(conn: HTTPConnection) -> Identity | None:
     """The caller of this request or websocket, or None for an anonymous request.
 
     Raises `ConfigurationError` when `GatekeeperMiddleware` is not installed, so that a missing
     middleware never looks like an anonymous caller.
     """
-    try:
-        identity: Identity | None = conn.scope[SCOPE_KEY]
-    except KeyError:
+    user = conn.scope.get("user")
+    if type(user) is not GatekeeperUser:
         raise ConfigurationError(
             "No gatekeeper identity on this request: add the middleware with "
             "app.add_middleware(GatekeeperMiddleware, ...) before using gatekeeper_auth guards."
-        ) from None
-    return identity
+        )
+    return user.caller

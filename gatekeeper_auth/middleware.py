@@ -18,11 +18,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gatekeeper_auth.credentials import GatekeeperCredentials
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.headers import IdentityReader
-from gatekeeper_auth.identity import SCOPE_KEY
+from gatekeeper_auth.identity import GatekeeperUser
 from gatekeeper_auth.settings import ExplicitSettings, GatekeeperSettings
-from gatekeeper_auth.starlette import GatekeeperUser
 
 logger = logging.getLogger("gatekeeper_auth")
+
+# Slots 0-7 are Authorization and the gatekeeper headers; these mark every other name.
+_OTHER = 8  # a header that is not ours
+_SMUGGLED = 9  # a gatekeeper header spelled with "_"
+_NEW = 10  # a name not seen before
+_REMEMBERED_NAMES = 2048
+_REMEMBERED_CALLERS = 4096
+_SLOTS = 8  # Authorization and the seven gatekeeper headers
 
 Secrets = str | SecretStr | Sequence[str | SecretStr]
 Network = str | IPv4Network | IPv6Network
@@ -80,11 +87,13 @@ class GatekeeperMiddleware:
             )
         self._credentials = _credentials(settings)
         self._reader = IdentityReader(settings.header_prefix)
+        self._slots: dict[bytes, int] = dict(self._reader.slots)
+        assert len(self._slots) == _SLOTS
         self._anonymous = GatekeeperUser(None)
-        # The same gatekeeper headers always make the same identity: a caller's token lives
-        # for hours, so a bounded cache saves parsing on almost every request. Identities are
+        # Verified credentials and gatekeeper headers -> the caller. A caller's token lives for
+        # hours, so this saves checking and parsing on almost every request; identities are
         # immutable, so sharing one between requests is safe.
-        self._user_for = lru_cache(maxsize=4096)(self._read_user)
+        self._verified: dict[tuple[bytes | None, ...], GatekeeperUser] = {}
         networks = tuple(ip_network(n) for n in settings.allowed_networks or ())
         self._networks = networks
         self._address_allowed = lru_cache(maxsize=4096)(lambda host: _in_networks(host, networks))
@@ -102,8 +111,36 @@ class GatekeeperMiddleware:
         if scope_type != "http" and scope_type != "websocket":
             await self.app(scope, receive, send)
             return
+        # The hot path: one pass over the headers, one dict lookup each (see `_slot_for`).
+        found: list[bytes | None] = [None] * _SLOTS
+        problem: tuple[bytes, int | None] | None = None
+        slot_of = self._slots.get
+        for name, value in scope["headers"]:
+            slot = slot_of(name, _NEW)
+            if slot >= _OTHER:  # one comparison for the headers that are not ours
+                if slot == _OTHER:
+                    continue
+                if slot == _NEW:
+                    slot = self._slot_for(name)
+                    if slot == _OTHER:
+                        continue
+                if slot == _SMUGGLED:
+                    problem = (name, None)
+                    continue
+            if found[slot] is None:
+                found[slot] = value
+            elif slot:
+                problem = (name, slot)
+            else:
+                found[0] = b""  # Authorization twice: an empty credential never matches
         try:
-            user = self._identify(scope)
+            # A request whose exact credentials and gatekeeper headers were verified before is
+            # found by one dict lookup. That lookup is as safe as `compare_digest`: it compares
+            # SipHash values under a per-process random key, never the secret's bytes, so its
+            # time says nothing about how much of a guess was right.
+            user = None if problem or self._networks else self._verified.get(tuple(found))
+            if user is None:
+                user = self._identify(scope, found, problem)
         except Refusal as refusal:
             logger.warning(
                 "gatekeeper_auth refused %s %r: %s", scope_type, scope.get("path"), refusal.code
@@ -112,7 +149,6 @@ class GatekeeperMiddleware:
             return
         scope["user"] = scope["auth"] = user
         identity = user.caller
-        scope[SCOPE_KEY] = identity
         state = scope.get("state")
         if state is None:
             scope["state"] = {"identity": identity}
@@ -130,14 +166,16 @@ class GatekeeperMiddleware:
             )
             await refusal.send(scope, receive, send)
 
-    def _identify(self, scope: Scope) -> GatekeeperUser:
-        headers = scope["headers"]
-        if not isinstance(headers, list):
-            headers = list(headers)
-        (authorization, gatekeeper), problem = self._reader.values(headers)
+    def _identify(
+        self,
+        scope: Scope,
+        found: list[bytes | None],
+        problem: tuple[bytes, int | None] | None,
+    ) -> GatekeeperUser:
+        authorization = found[0]
         credentials = self._credentials
         if credentials is None:  # allow_unverified: the headers are taken on trust
-            if gatekeeper[0] is None:
+            if found[1] is None:
                 return self._anonymous
         elif authorization is None:
             return self._anonymous
@@ -155,11 +193,28 @@ class GatekeeperMiddleware:
                     "Gatekeeper credentials are accepted only from allowed_networks.",
                 )
         if problem is not None:
-            raise problem
-        return self._user_for(gatekeeper)
+            raise self._reader.problem(*problem)
+        key = tuple(found)
+        user = self._verified.get(key) or GatekeeperUser(self._reader.read(key[1:]))
+        if credentials is not None:
+            if len(self._verified) >= _REMEMBERED_CALLERS:
+                self._verified.clear()  # a simple bound; callers come back within seconds
+            self._verified[key] = user
+        return user
 
-    def _read_user(self, gatekeeper: tuple[bytes | None, ...]) -> GatekeeperUser:
-        return GatekeeperUser(self._reader.read(gatekeeper))
+    def _slot_for(self, name: bytes) -> int:
+        """Where a header name goes: a slot, `_OTHER`, or `_SMUGGLED`; remembered per name.
+
+        Names are matched case-insensitively. Remembering every name seen (up to a bound)
+        means a request's headers cost one dict lookup each, with no lower-casing.
+        """
+        lower = name.lower()
+        slot = self._reader.slots.get(lower)
+        if slot is None:
+            slot = _SMUGGLED if 95 in lower and self._reader.is_smuggled(lower) else _OTHER
+        if len(self._slots) < _REMEMBERED_NAMES:
+            self._slots[name] = slot
+        return slot
 
 
 def _as_list(secrets: Secrets | None) -> list[str | SecretStr] | None:

@@ -16,58 +16,17 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from starlette.authentication import BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from gatekeeper_auth.errors import Refusal
-from gatekeeper_auth.identity import SCOPE_KEY, Identity, get_identity
+from gatekeeper_auth.identity import get_identity
 from gatekeeper_auth.rules import Rule
 
 logger = logging.getLogger("gatekeeper_auth")
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
-
-
-class GatekeeperUser(BaseUser):
-    """`request.user` and `request.auth` in one immutable object.
-
-    `.caller` is the `Identity` (None when anonymous); `.identity` is Starlette's string id (the
-    user id, else the client id); `.scopes` holds the names Starlette's `@requires` checks:
-    `authenticated`, the kind, and `scope:<name>` per sub-scope.
-    """
-
-    __slots__ = ("caller", "scopes")
-    caller: Identity | None
-    scopes: tuple[str, ...]
-
-    def __init__(self, caller: Identity | None) -> None:
-        scopes = () if caller is None else starlette_scopes(caller)
-        object.__setattr__(self, "caller", caller)
-        object.__setattr__(self, "scopes", scopes)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("GatekeeperUser is immutable: it may be shared between requests")
-
-    @property
-    def is_authenticated(self) -> bool:
-        return self.caller is not None
-
-    @property
-    def display_name(self) -> str:
-        return self.identity
-
-    @property
-    def identity(self) -> str:
-        if self.caller is None:
-            return ""
-        return self.caller.user_id or self.caller.client_id
-
-
-def starlette_scopes(identity: Identity) -> tuple[str, ...]:
-    """The names Starlette's `@requires` sees for this identity."""
-    return ("authenticated", identity.kind, *sorted("scope:" + s for s in identity.scopes))
 
 
 def requires_identity(
@@ -120,7 +79,9 @@ def _guard(rule: Rule) -> Callable[[Endpoint], Endpoint]:
                         logger.info(
                             "gatekeeper_auth refused %r for client %s: %s",
                             arg.url.path,
-                            getattr(arg.scope.get(SCOPE_KEY), "client_id", None),
+                            getattr(
+                                getattr(arg.scope.get("user"), "caller", None), "client_id", None
+                            ),
                             refused.code,
                         )
                         return refused
