@@ -22,10 +22,17 @@ __all__ = ["Client", "DevGateConfig", "UpstreamCredentials", "User", "create_dev
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def create_devgate(config: DevGateConfig) -> Starlette:
-    """The development gatekeeper as an ASGI app, forwarding to `config.upstream`."""
+def create_devgate(
+    config: DevGateConfig, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """The development gatekeeper as an ASGI app, forwarding to `config.upstream`.
+
+    `transport` replaces the network toward the upstream (tests pass `httpx.ASGITransport`).
+    """
     issuer = TokenIssuer(config)
-    client = httpx.AsyncClient(timeout=config.upstream_timeout, follow_redirects=False)
+    client = httpx.AsyncClient(
+        timeout=config.upstream_timeout, follow_redirects=False, transport=transport
+    )
     proxy = Proxy(config, issuer, client)
 
     async def health(request: Request) -> JSONResponse:
