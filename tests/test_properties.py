@@ -54,7 +54,9 @@ VALID = {
 
 def any_case(name: bytes) -> st.SearchStrategy[bytes]:
     return st.lists(st.booleans(), min_size=len(name), max_size=len(name)).map(
-        lambda flips: bytes(c ^ 0x20 if f and chr(c).isalpha() else c for c, f in zip(name, flips))
+        lambda flips: bytes(
+            c ^ 0x20 if f and chr(c).isalpha() else c for c, f in zip(name, flips, strict=True)
+        )
     )
 
 
