@@ -77,7 +77,7 @@ class ClientCredentialsAuth(httpx.Auth):
             token = self._fresh_token()
             if token is None:
                 with self._thread_lock:  # one fetch; the other threads wait, then reuse it
-                    token = self._fresh_token() or (yield from self._fetch_sync())
+                    token = self._fresh_token() or (yield from self._fetch_sync(request))
             response = yield self._authorize(request, token)
             if response.status_code != 401 or last_try:
                 return
@@ -95,7 +95,7 @@ class ClientCredentialsAuth(httpx.Auth):
                     token = self._fresh_token()
                     if token is None:
                         # An async generator cannot `yield from`: drive `_fetch` by hand.
-                        fetch = self._fetch()
+                        fetch = self._fetch(request)
                         outgoing = next(fetch)
                         while token is None:
                             incoming = yield outgoing
@@ -114,8 +114,8 @@ class ClientCredentialsAuth(httpx.Auth):
         if self._token == token:
             self._token = None
 
-    def _fetch_sync(self) -> Generator[httpx.Request, httpx.Response, str]:
-        fetch = self._fetch()
+    def _fetch_sync(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, str]:
+        fetch = self._fetch(request)
         outgoing = next(fetch)
         while True:
             incoming = yield outgoing
@@ -126,13 +126,13 @@ class ClientCredentialsAuth(httpx.Auth):
                 token: str = done.value
                 return token
 
-    def _fetch(self) -> Generator[httpx.Request, httpx.Response, str]:
+    def _fetch(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, str]:
         """Ask the token endpoint, retrying a 5xx up to `attempts` times in all.
 
         The caller reads each response's body before sending it in (sync or async).
         """
         for attempt in range(1, self.attempts + 1):
-            response = yield self._token_request()
+            response = yield self._token_request(request)
             if response.status_code < 500 or attempt == self.attempts:
                 return self._store(response)
         raise AssertionError("unreachable")
@@ -146,13 +146,16 @@ class ClientCredentialsAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         return request
 
-    def _token_request(self) -> httpx.Request:
+    def _token_request(self, request: httpx.Request) -> httpx.Request:
+        """The token request, with the same timeouts as the API request it serves."""
         form = {"grant_type": "client_credentials"}
         if self.scopes is not None:
             form["scope"] = self.scopes
         basic = httpx.BasicAuth(self.client_id, self._secret)
-        request = httpx.Request("POST", self.token_url, data=form)
-        return next(basic.auth_flow(request))
+        token_request = httpx.Request(
+            "POST", self.token_url, data=form, extensions=dict(request.extensions)
+        )
+        return next(basic.auth_flow(token_request))
 
     def _store(self, response: httpx.Response) -> str:
         if response.status_code != 200:
