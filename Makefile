@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench soak docs clean
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: run test lint docs-build bench soak docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gatekeeper-auth needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -21,7 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict gatekeeper_auth
 
-test: lint
+docs-build: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
+test: lint docs-build
 	$(BIN)/pytest
 
 bench: $(STAMP)

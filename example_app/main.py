@@ -8,6 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from example_app import legacy
 from gatekeeper_auth import (
@@ -45,7 +49,19 @@ def create_app(settings: GatekeeperSettings | None = None) -> FastAPI:
         if not (settings.password or settings.bearer_token or settings.allow_unverified):
             settings = GatekeeperSettings(password=[DEMO_PASSWORD])  # type: ignore[list-item]
 
-    app = FastAPI(title="gatekeeper-auth example")
+    app = FastAPI(title="gatekeeper-auth example", docs_url=None)
+    # Swagger UI from the swagger-ui-bundle-v2 package, not a CDN: /docs works offline.
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="gatekeeper-auth example",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
 
     @app.get("/")
     async def health() -> dict[str, str]:

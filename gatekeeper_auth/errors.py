@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Final
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -83,7 +83,7 @@ class Refusal(Exception):
             await self.response()(scope, receive, send)
 
 
-async def refusal_handler(conn: HTTPConnection, exc: Exception) -> Response | None:
+async def refusal_handler(request: Request, exc: Exception) -> Response:
     """An exception handler for `Refusal`, for a FastAPI app mounted under another one.
 
     `GatekeeperMiddleware` answers refusals itself; an app mounted below it has its own error
@@ -91,7 +91,7 @@ async def refusal_handler(conn: HTTPConnection, exc: Exception) -> Response | No
     refusal_handler)` keeps them 401/403.
     """
     assert isinstance(exc, Refusal)
+    conn: HTTPConnection = request  # Starlette passes the WebSocket for a websocket
     if isinstance(conn, WebSocket):
-        await conn.close(1008, exc.code)
-        return None
+        await conn.close(1008, exc.code)  # the response below is not used for a websocket
     return exc.response()

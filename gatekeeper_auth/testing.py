@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
+from gatekeeper_auth.errors import Refusal, refusal_handler
 from gatekeeper_auth.fastapi import GatekeeperGuard, _walk
 from gatekeeper_auth.identity import Identity, SecondaryId
 
@@ -164,8 +165,12 @@ def fake_caller(app: FastAPI, identity: Identity | None) -> Callable[[], None]:
     """Make every gatekeeper guard of `app` see `identity` (None: anonymous).
 
     Each guard keeps its own rule, so the fake is refused where a real caller like it would
-    be. Returns a function that removes the overrides again.
+    be, with the same JSON refusal (the app needs no middleware for that: `refusal_handler` is
+    registered for the test). Returns a function that removes the overrides again.
     """
+    added_handler = Refusal not in app.exception_handlers
+    if added_handler:
+        app.add_exception_handler(Refusal, refusal_handler)
     guards = [
         dep.call
         for route in app.routes
@@ -179,6 +184,8 @@ def fake_caller(app: FastAPI, identity: Identity | None) -> Callable[[], None]:
     def undo() -> None:
         for guard in guards:
             app.dependency_overrides.pop(guard, None)
+        if added_handler:
+            app.exception_handlers.pop(Refusal, None)
 
     return undo
 

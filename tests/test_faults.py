@@ -228,17 +228,17 @@ def test_client_recovers_when_the_token_endpoint_recovers() -> None:
 def test_client_refuses_garbage_from_the_token_endpoint(mode: str) -> None:
     with token_endpoint([garbage]) as (url, endpoint):
         auth = auth_for(url)
+
+        def sync_call() -> None:
+            with httpx.Client(auth=auth) as http:
+                http.get(f"{url}/api")
+
+        async def async_call() -> None:
+            async with httpx.AsyncClient(auth=auth) as http:
+                await http.get(f"{url}/api")
+
         with pytest.raises(TokenError) as raised:
-            if mode == "sync":
-                with httpx.Client(auth=auth) as http:
-                    http.get(f"{url}/api")
-            else:
-
-                async def run() -> None:
-                    async with httpx.AsyncClient(auth=auth) as http:
-                        await http.get(f"{url}/api")
-
-                asyncio.run(run())
+            sync_call() if mode == "sync" else asyncio.run(async_call())
         assert endpoint.hits == 1
     assert raised.value.error == "invalid_response"
     assert endpoint.api_calls == []  # type: ignore[attr-defined]
