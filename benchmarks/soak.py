@@ -13,7 +13,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import httpx
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.overhead import free_port  # noqa: E402
 from example_app.main import DEMO_PASSWORD  # noqa: E402
 from gatekeeper_auth.devgate import DevGateConfig  # noqa: E402
 
@@ -56,13 +56,6 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     server_errors: int = 0
     latencies: list[float] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def rss_kib(pid: int) -> int:

@@ -76,17 +76,20 @@ class GatekeeperMiddleware:
             )
             if value is not None
         }
-        if settings is None:
-            # Explicit arguments are the whole configuration; only without them is the
-            # environment read, so that a stray variable cannot change what the code says.
-            settings = ExplicitSettings(**explicit) if explicit else GatekeeperSettings()
-        elif explicit:
+        if settings is not None and explicit:
             raise ConfigurationError(
                 "GatekeeperMiddleware takes settings= or keyword options, not both: "
                 f"move {', '.join(sorted(explicit))} into the GatekeeperSettings."
             )
+        try:
+            # Explicit arguments are the whole configuration; only without them is the
+            # environment read, so that a stray variable cannot change what the code says.
+            if settings is None:
+                settings = ExplicitSettings(**explicit) if explicit else GatekeeperSettings()
+            self._reader = IdentityReader(settings.header_prefix)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError too
+            raise ConfigurationError(f"GatekeeperMiddleware: {error}") from None
         self._credentials = _credentials(settings)
-        self._reader = IdentityReader(settings.header_prefix)
         self._slots: dict[bytes, int] = dict(self._reader.slots)
         assert len(self._slots) == _SLOTS
         self._anonymous = GatekeeperUser(None)

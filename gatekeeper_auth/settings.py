@@ -15,23 +15,15 @@ from pydantic_settings import (
 )
 
 
-def _one_or_many(value: Any) -> Any:
-    """`secret`, or a JSON array `["new", "old"]` to accept several during a rotation."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [text] if text else []
-    return value
-
-
-def _comma_separated(value: Any) -> Any:
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
+def _listed(value: Any, separator: str | None) -> Any:
+    """A JSON array as it is; else one item, or items split on `separator`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    parts = [text] if separator is None else text.split(separator)
+    return [part.strip() for part in parts if part.strip()]
 
 
 class GatekeeperSettings(BaseSettings):
@@ -61,12 +53,12 @@ class GatekeeperSettings(BaseSettings):
     @field_validator("password", "bearer_token", mode="before")
     @classmethod
     def _split_secrets(cls, value: Any) -> Any:
-        return _one_or_many(value)
+        return _listed(value, None)  # a secret may hold a comma
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: Any) -> Any:
-        return _comma_separated(value)
+        return _listed(value, ",")
 
 
 class ExplicitSettings(GatekeeperSettings):

@@ -372,6 +372,8 @@ def test_missing_password_is_a_configuration_error(monkeypatch: pytest.MonkeyPat
         ({"password": "a", "allow_unverified": True}, "allow_unverified=True cannot go"),
         ({"password": ""}, "is empty"),
         ({"password": "a", "username": "a:b"}, "cannot contain ':'"),
+        ({"password": "a", "allowed_networks": ["not-a-network"]}, "allowed_networks"),
+        ({"password": "a", "header_prefix": "X Bad-"}, "not a valid header name prefix"),
     ],
 )
 def test_contradictory_configuration_is_refused(options: dict[str, Any], message: str) -> None:
