@@ -22,7 +22,7 @@ def free_port() -> int:
 def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 until the block ends; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

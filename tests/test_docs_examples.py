@@ -9,12 +9,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.websockets import WebSocketDisconnect
 
 from example_app.main import DEMO_PASSWORD, create_app
-from gatekeeper_auth import GatekeeperSettings
+from gatekeeper_auth import GatekeeperSettings, require_system
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
 from gatekeeper_auth.testing import FakeGatekeeper
 from tests.servers import serve
@@ -149,3 +150,35 @@ def test_settings_example_reads_a_rotation_from_the_environment(
         basic = base64.b64encode(f"dataporten:{password}".encode()).decode()
         headers = {**FakeGatekeeper(password=password).system(), "Authorization": f"Basic {basic}"}
         assert client.get("/x", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("setup", "gatekeeper", "address", "status"),
+    [
+        ("bearer_trust", FakeGatekeeper(bearer_token="old-shared-token"), "10.0.0.1", 200),
+        ("bearer_trust", DOCS_GATEKEEPER, "10.0.0.1", 401),
+        (
+            "feide_connect",
+            FakeGatekeeper(
+                username="feideconnect", password="change-me", header_prefix="X-FeideConnect-"
+            ),
+            "10.0.0.1",
+            200,
+        ),
+        ("feide_connect", DOCS_GATEKEEPER, "10.0.0.1", 401),
+        ("gatekeeper_networks", DOCS_GATEKEEPER, "158.38.1.2", 200),
+        ("gatekeeper_networks", DOCS_GATEKEEPER, "10.0.0.1", 403),
+    ],
+)
+def test_deployment_options_example(
+    setup: str, gatekeeper: FakeGatekeeper, address: str, status: int
+) -> None:
+    app = FastAPI()
+
+    @app.get("/jobs", dependencies=[Depends(require_system())])
+    async def jobs() -> str:
+        return "ok"
+
+    getattr(example("deployment_options"), setup)(app)
+    client = TestClient(app, client=(address, 5000))
+    assert client.get("/jobs", headers=gatekeeper.system()).status_code == status

@@ -326,3 +326,20 @@ def test_make_run_walkthrough_gives_the_promised_answers() -> None:
     assert "user_token_not_allowed" in answers[1]
     assert '"user_id":"76a7a061' in answers[2]
     assert "gatekeeper_credentials_invalid" in answers[3]
+
+
+def test_path_and_query_reach_the_upstream_as_sent(backend: str) -> None:
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def upstream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return  # no lifespan here
+        seen.append((scope["raw_path"], scope["query_string"]))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve(upstream) as upstream_url, serve(create_devgate(devgate_config(upstream_url))) as gk:
+        value = system_token_for(gk)
+        response = httpx.get(f"{gk}/a%2Fb/c?x=1&y=%20z", headers=bearer(value))
+    assert response.status_code == 204
+    assert seen == [(b"/a%2Fb/c", b"x=1&y=%20z")]

@@ -265,3 +265,48 @@ def test_plain_starlette_response_without_guard_sees_anonymous(gatekeeper: FakeG
     client = TestClient(app)
     assert client.get("/").text == "False"
     assert client.get("/", headers=gatekeeper.system()).text == "True"
+
+
+# The gatekeeper's edge facts, through a Starlette app mounted under FastAPI.
+
+
+def mounted_with(options: dict[str, object]) -> TestClient:
+    app = FastAPI()
+    app.mount("/legacy", starlette_app())
+    app.add_middleware(GatekeeperMiddleware, **options)
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(
+    ("gatekeeper", "headers_of", "path", "status"),
+    [
+        # trust type bearer
+        (FakeGatekeeper(bearer_token="shared"), "system", "/legacy/requires-system", 200),
+        (FakeGatekeeper(bearer_token="shared"), "user", "/legacy/requires-system", 403),
+        # an empty X-Dataporten-Scopes is no sub-scopes: scope_missing, not malformed
+        (FakeGatekeeper(), "system", "/legacy/system", 403),
+        # X-Dataporten-Acr alone makes a user
+        (FakeGatekeeper(), "acr only", "/legacy/system", 403),
+        (FakeGatekeeper(), "acr only", "/legacy/user-sync", 200),
+    ],
+)
+def test_edge_facts_through_a_mounted_starlette_app(
+    gatekeeper: FakeGatekeeper, headers_of: str, path: str, status: int
+) -> None:
+    client = mounted_with(gatekeeper.middleware_options())
+    headers = {
+        "system": gatekeeper.system(),
+        "user": gatekeeper.user(),
+        "acr only": gatekeeper.user(user_id=None, acr="urn:x:password"),
+    }[headers_of]
+    response = client.get(path, headers=headers)
+    assert response.status_code == status
+    if path == "/legacy/system" and status == 403:
+        code = "scope_missing" if headers_of == "system" else "user_token_not_allowed"
+        assert response.json()["code"] == code
+
+
+def test_preflight_without_credentials_reaches_the_mounted_app_as_anonymous() -> None:
+    client = mounted_with(FakeGatekeeper().middleware_options())
+    response = client.options("/legacy/requires-system")
+    assert response.status_code == 405  # the route's own answer: the middleware let it through

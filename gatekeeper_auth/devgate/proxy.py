@@ -96,14 +96,14 @@ class Proxy:
     async def _forward(self, request: Request, grant: Grant | None) -> Response:
         headers = [(name, value) for name, value in request.headers.items() if not _dropped(name)]
         headers += self.gatekeeper_headers(grant)
-        url = self.config.upstream.rstrip("/") + request.url.path
+        # The path and query as the caller sent them, still percent-encoded.
+        target = request.scope.get("raw_path") or request.url.path.encode()
+        if request.scope.get("query_string"):
+            target += b"?" + request.scope["query_string"]
+        url = self.config.upstream.rstrip("/") + target.decode("latin-1")
         body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS") else None
         upstream_request = self.client.build_request(
-            request.method,
-            url,
-            params=request.url.query.encode() if request.url.query else None,
-            headers=headers,
-            content=body,
+            request.method, url, headers=headers, content=body
         )
         try:
             upstream = await self.client.send(upstream_request, stream=True)
