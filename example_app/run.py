@@ -4,6 +4,8 @@ Prints a walk-through of curl commands once both answer. Ctrl-C stops both.
 """
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -61,7 +63,17 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 2
     sys.exit(f"{url} did not answer within {seconds:.0f} s")
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def main() -> None:
+    for port in (8000, 8001):
+        if port_in_use(port):
+            sys.exit(f"127.0.0.1:{port} is in use: stop what runs there, then make run again")
+    # A SIGTERM (not only Ctrl-C) must stop both servers too, through the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     env = {
         **os.environ,
         "GATEKEEPER_PASSWORD": os.environ.get("GATEKEEPER_PASSWORD", DEMO_PASSWORD),

@@ -299,8 +299,10 @@ def test_client_raises_a_clear_error_for_invalid_client(gatekeeper: str) -> None
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
 def test_make_run_walkthrough_gives_the_promised_answers() -> None:
-    from example_app.run import walkthrough
+    from example_app.run import port_in_use, walkthrough
 
+    if port_in_use(8000) or port_in_use(8001):
+        pytest.skip("127.0.0.1:8000 or :8001 is taken, so make run cannot start here")
     process = subprocess.Popen(
         [sys.executable, "-m", "example_app.run"],
         cwd=ROOT,
@@ -320,6 +322,8 @@ def test_make_run_walkthrough_gives_the_promised_answers() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+    assert not port_in_use(8000)  # both servers stopped with it
+    assert not port_in_use(8001)
     answers = result.stdout.strip().splitlines()
     assert len(answers) == 4, result.stdout
     assert '"pong"' in answers[0]
