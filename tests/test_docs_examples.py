@@ -182,3 +182,14 @@ def test_deployment_options_example(
     getattr(example("deployment_options"), setup)(app)
     client = TestClient(app, client=(address, 5000))
     assert client.get("/jobs", headers=gatekeeper.system()).status_code == status
+
+
+def test_every_test_the_security_page_names_exists() -> None:
+    import re
+
+    page = (EXAMPLES.parent / "security.md").read_text()
+    named = set(re.findall(r"`(?:tests/\w+\.py::)?(test_\w+)", page))
+    sources = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    assert len(named) >= 10
+    for name in named:
+        assert f"def {name}(" in sources, name
