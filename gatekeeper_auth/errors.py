@@ -9,12 +9,15 @@ code as the reason; the Starlette endpoint guards answer with the same themselve
 from __future__ import annotations
 
 import json
+import logging
 from typing import Final
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
+
+logger = logging.getLogger("gatekeeper_auth")
 
 #: Every refusal code, its HTTP status and what it means. The README's table is built from this.
 CODES: Final[dict[str, tuple[int, str]]] = {
@@ -64,6 +67,19 @@ class Refusal(Exception):
         self.code = code
         self.detail = detail
         self.www_authenticate = www_authenticate
+
+    def log(self, scope: Scope, client_id: str | None = None) -> None:
+        """Log the refusal: code, path (as `repr`, so it cannot forge log lines) and client id,
+        never a secret. Gatekeeper-level refusals at WARNING, a guard's at INFO."""
+        level = logging.WARNING if self.code.startswith("gatekeeper_") else logging.INFO
+        logger.log(
+            level,
+            "gatekeeper_auth refused %s %r for client %s: %s",
+            scope["type"],
+            scope.get("path"),
+            client_id,
+            self.code,
+        )
 
     def response(self) -> Response:
         """The JSON response every HTTP refusal answers with: `{"detail": ..., "code": ...}`."""

@@ -145,9 +145,7 @@ class GatekeeperMiddleware:
             if user is None:
                 user = self._identify(scope, found, problem)
         except Refusal as refusal:
-            logger.warning(
-                "gatekeeper_auth refused %s %r: %s", scope_type, scope.get("path"), refusal.code
-            )
+            refusal.log(scope)
             await refusal.send(scope, receive, send)
             return
         scope["user"] = scope["auth"] = user
@@ -160,13 +158,7 @@ class GatekeeperMiddleware:
         try:
             await self.app(scope, receive, send)
         except Refusal as refusal:
-            logger.info(
-                "gatekeeper_auth refused %s %r for client %s: %s",
-                scope_type,
-                scope.get("path"),
-                identity.client_id if identity else None,
-                refusal.code,
-            )
+            refusal.log(scope, identity.client_id if identity else None)
             await refusal.send(scope, receive, send)
 
     def _identify(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -23,8 +22,6 @@ from starlette.websockets import WebSocket
 from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.identity import get_identity
 from gatekeeper_auth.rules import Rule
-
-logger = logging.getLogger("gatekeeper_auth")
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -73,17 +70,11 @@ def _guard(rule: Rule) -> Callable[[Endpoint], Endpoint]:
         def refusal(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Refusal | None:
             for arg in (*args, *kwargs.values()):
                 if isinstance(arg, HTTPConnection):
+                    identity = get_identity(arg)
                     try:
-                        rule.check(get_identity(arg))
+                        rule.check(identity)
                     except Refusal as refused:
-                        logger.info(
-                            "gatekeeper_auth refused %r for client %s: %s",
-                            arg.url.path,
-                            getattr(
-                                getattr(arg.scope.get("user"), "caller", None), "client_id", None
-                            ),
-                            refused.code,
-                        )
+                        refused.log(arg.scope, identity.client_id if identity else None)
                         return refused
                     return None
             raise TypeError(f"{endpoint.__qualname__} got no request or websocket to guard")

@@ -162,7 +162,8 @@ def user_identity(
 
 
 def fake_caller(app: FastAPI, identity: Identity | None) -> Callable[[], None]:
-    """Make every gatekeeper guard of `app` see `identity` (None: anonymous).
+    """Make every gatekeeper guard of `app`'s own routes (and included routers; not apps
+    mounted under it) see `identity` (None: anonymous).
 
     Each guard keeps its own rule, so the fake is refused where a real caller like it would
     be, with the same JSON refusal (the app needs no middleware for that: `refusal_handler` is

@@ -409,3 +409,42 @@ def test_refusals_are_logged_without_secrets(
     assert "/system" in text
     for secret in ("secret-token-value", TEST_PASSWORD, "guess", gatekeeper.authorization()):
         assert secret not in text
+
+
+@pytest.mark.anyio
+async def test_a_path_with_a_newline_cannot_forge_a_log_line(
+    caplog: pytest.LogCaptureFixture, gatekeeper: FakeGatekeeper
+) -> None:
+    from tests.conftest import build_app
+
+    app = build_app(**gatekeeper.middleware_options())
+    forged = [(b"authorization", basic(b"dataporten:wrong").encode())]
+    with caplog.at_level(logging.INFO, logger="gatekeeper_auth"):
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        path = "/system\nINFO gatekeeper_auth accepted everyone"
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": forged,
+            "scheme": "http",
+            "server": ("testserver", 80),
+            "client": ("127.0.0.1", 1),
+            "http_version": "1.1",
+        }
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 401
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert lines
+    assert all("\n" not in line for line in lines)  # repr escaped it
+    assert "\\n" in lines[0]
