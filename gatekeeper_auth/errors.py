@@ -47,6 +47,13 @@ CODES: Final[dict[str, tuple[int, str]]] = {
     "system_token_not_allowed": (403, "The route is for users; this token has no user."),
     "client_not_allowed": (403, "The OAuth client is not on the route's allow-list."),
     "scope_missing": (403, "The token lacks a sub-scope the route needs."),
+    "userid_grant_missing": (
+        403,
+        "The API lacks the userid grant (userid_grant=false), so a request without a user id "
+        "cannot be told from a system request: system routes are closed.",
+    ),
+    "token_invalid": (401, "The bearer JWT failed verification."),
+    "keys_unavailable": (503, "No key to verify the JWT could be loaded from jwks_url."),
     "user_id_missing": (
         403,
         "The route needs X-Dataporten-Userid; grant the API the userid scope.",

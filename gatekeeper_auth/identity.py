@@ -6,8 +6,9 @@ where `get_identity` finds it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from starlette.authentication import BaseUser
@@ -15,7 +16,8 @@ from starlette.requests import HTTPConnection
 
 from gatekeeper_auth.errors import ConfigurationError
 
-Kind = Literal["user", "system"]
+Kind = Literal["user", "system", "unknown"]
+Source = Literal["gatekeeper", "jwt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +50,13 @@ class Identity:
     secondary_ids: tuple[SecondaryId, ...] = ()
     acr: str | None = None
     token: SecretStr | None = field(default=None, repr=False, compare=False)
+    source: Source = "gatekeeper"
+    claims: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.kind == "system" and (self.user_id or self.secondary_ids or self.acr):
+        if self.kind != "user" and (self.user_id or self.secondary_ids or self.acr):
             raise ValueError(
-                "a system Identity cannot carry user_id, secondary_ids or acr: "
+                f"a {self.kind} Identity cannot carry user_id, secondary_ids or acr: "
                 "any sign of a user makes it kind='user'"
             )
 
