@@ -1,6 +1,9 @@
 """Put FastAPI and Starlette services safely behind the Dataporten (Feide) API Gatekeeper."""
 
-from gatekeeper_auth.errors import CODES, ConfigurationError, Refusal, refusal_handler
+from typing import Any
+
+from gatekeeper_auth import starlette as _starlette
+from gatekeeper_auth.errors import CODES, ConfigurationError, Refusal
 from gatekeeper_auth.fastapi import (
     GatekeeperGuard,
     describe_guards,
@@ -9,13 +12,15 @@ from gatekeeper_auth.fastapi import (
     require_system,
     require_user,
 )
-from gatekeeper_auth.identity import GatekeeperUser, Identity, Kind, SecondaryId, get_identity
+from gatekeeper_auth.identity import Identity, Kind, SecondaryId, Source
 from gatekeeper_auth.middleware import GatekeeperMiddleware
+from gatekeeper_auth.rules import get_identity
 from gatekeeper_auth.settings import GatekeeperSettings
 from gatekeeper_auth.starlette import (
-    requires_identity,
-    requires_system,
-    requires_user,
+    GatekeeperUser,
+    identity_endpoint,
+    system_endpoint,
+    user_endpoint,
 )
 
 __all__ = [
@@ -29,14 +34,23 @@ __all__ = [
     "Kind",
     "Refusal",
     "SecondaryId",
+    "Source",
     "describe_guards",
     "get_identity",
+    "identity_endpoint",
     "optional_identity",
-    "refusal_handler",
     "require_identity",
     "require_system",
     "require_user",
-    "requires_identity",
-    "requires_system",
-    "requires_user",
+    "system_endpoint",
+    "user_endpoint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Deprecated names, kept for one release with a warning that names the new one."""
+    if name == "refusal_handler":
+        from gatekeeper_auth.errors import refusal_handler
+
+        return refusal_handler  # warns when called: it is no longer needed
+    return getattr(_starlette, name)  # requires_* -> *_endpoint, or AttributeError

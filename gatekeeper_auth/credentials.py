@@ -21,7 +21,11 @@ class GatekeeperCredentials:
     spaces) is decoded and compared part by part, also in constant time.
     """
 
-    __slots__ = ("_bearer_tokens", "_expected", "_passwords", "_username", "challenge")
+    __slots__ = ("_bearer_tokens", "_expected", "_passwords", "_username")
+
+    #: The challenge of a 401. Never `Basic`: a browser that opens the backend directly would pop
+    #: up a login dialog (and Swagger UI would stall on it); a Bearer challenge it ignores.
+    challenge = 'Bearer realm="gatekeeper"'
 
     def __init__(
         self, *, username: str, passwords: Sequence[str], bearer_tokens: Sequence[str]
@@ -40,11 +44,37 @@ class GatekeeperCredentials:
         self._expected = tuple(
             b"Basic " + base64.b64encode(self._username + b":" + p) for p in self._passwords
         ) + tuple(b"Bearer " + t for t in self._bearer_tokens)
-        self.challenge = 'Basic realm="gatekeeper"' if passwords else 'Bearer realm="gatekeeper"'
 
     def __repr__(self) -> str:
-        kind = "basic" if self._passwords else "bearer"
-        return f"GatekeeperCredentials(trust={kind!r}, secrets={len(self._expected)})"
+        return f"GatekeeperCredentials(trust={self.trust!r}, secrets={len(self._expected)})"
+
+    @property
+    def trust(self) -> str:
+        """The dashboard's trust type: `basic` or `bearer`."""
+        return "basic" if self._passwords else "bearer"
+
+    def mismatch(self, header: bytes) -> str:
+        """Why `header` did not match, for the operator's log: never a secret, nor anything
+        of what the caller sent but the scheme and whether the Basic username was right."""
+        scheme, _, param = header.strip().partition(b" ")
+        scheme = scheme.lower()
+        if self._bearer_tokens:
+            expected = "trust type bearer"
+            if scheme == b"bearer":
+                return f"{expected}: a Bearer token that is not the configured one"
+        else:
+            expected = f"trust type basic with username {self._username.decode()!r}"
+            if scheme == b"basic":
+                try:
+                    username = base64.b64decode(param.strip(), validate=True).partition(b":")[0]
+                except (binascii.Error, ValueError):
+                    return f"{expected}: Basic credentials that are not valid base64"
+                if compare_digest(username, self._username):
+                    return f"{expected}: the username matched, the password did not"
+                return f"{expected}: Basic credentials with another username"
+        if scheme in (b"basic", b"bearer", b"digest"):
+            return f"{expected}: {scheme.decode().capitalize()} credentials"
+        return f"{expected}: credentials of another scheme"
 
     def match(self, header: bytes) -> bool:
         """True when `header` (an Authorization value) carries one of the configured secrets."""

@@ -7,6 +7,7 @@ are never advertised as parameters a client could set.
 """
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
@@ -15,10 +16,12 @@ from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
-from gatekeeper_auth.identity import Identity, get_identity
-from gatekeeper_auth.rules import Rule
+from gatekeeper_auth.identity import Identity
+from gatekeeper_auth.rules import Rule, get_identity
 
 SCHEME_NAME = "DataportenGatekeeper"
+OAUTH2_SCHEME_NAME = "DataportenOAuth2"
+DATAPORTEN_TOKEN_URL = "https://auth.dataporten.no/oauth/token"  # noqa: S105 (a URL)
 _SCHEME_DESCRIPTION = (
     "An access token from Dataporten, sent to the API Gatekeeper as "
     "'Authorization: Bearer <token>'. The gatekeeper checks it and forwards the request "
@@ -38,9 +41,9 @@ async def optional_identity(request: HTTPConnection) -> Identity | None:
 class GatekeeperGuard(SecurityBase):
     """A dependency that returns the caller's `Identity` or refuses the request.
 
-    Refusals are raised as `Refusal` and answered by `GatekeeperMiddleware` with a JSON body
-    (`detail`, `code`): 401 for an anonymous request, 403 for the wrong kind, client or
-    sub-scopes.
+    A refusal is raised as `Refusal`, an `HTTPException`, which FastAPI renders as
+    `{"detail": {"code": ..., "message": ...}}`: 401 for an anonymous request, 403 for the wrong
+    kind, client or sub-scopes. For a websocket it is a close with code 1008.
     """
 
     def __init__(self, rule: Rule) -> None:
@@ -49,10 +52,10 @@ class GatekeeperGuard(SecurityBase):
         self.scheme_name = SCHEME_NAME
 
     def __repr__(self) -> str:
-        return f"GatekeeperGuard({self.rule.describe()})"
+        return f"GatekeeperGuard({self.rule.describe(show_clients=True)})"
 
     async def __call__(self, request: HTTPConnection) -> Identity:
-        return self.rule.check(get_identity(request))
+        return self.rule.admit(request)
 
 
 def require_identity(
@@ -95,27 +98,72 @@ def require_user(
     )
 
 
-def describe_guards(app: FastAPI) -> None:
-    """Add what each guarded route needs (kind, sub-scopes, clients) to its OpenAPI description.
+def describe_guards(
+    app: FastAPI,
+    *,
+    token_url: str = DATAPORTEN_TOKEN_URL,
+    authorization_url: str | None = None,
+    show_clients: bool = False,
+) -> None:
+    """Describe the guarded routes in the app's OpenAPI document, for Swagger UI and clients.
 
-    Call it once after the routes are declared. The security requirement alone cannot say which
-    sub-scopes a route needs; its description can, and Swagger UI shows it.
+    Call it once after the routes are declared. It adds to each guarded operation:
+    - what the route needs (kind, sub-scopes; the client allow-list only with
+      `show_clients=True`, since `/openapi.json` is public);
+    - an OAuth2 security scheme beside the bearer one, with the client-credentials flow at
+      `token_url` (Dataporten's by default) and, given `authorization_url`, the
+      authorization-code flow, so that Swagger UI's **Authorize** fetches a token itself.
+      Point the app's `servers` at the gatekeeper so that "Try it out" goes through it.
     """
+    guarded: set[str] = set()
     for route in app.routes:
         if not isinstance(route, APIRoute):
             continue
         rules = [
-            dep.call.rule.describe()
-            for dep in _walk(route.dependant)
+            dep.call.rule.describe(show_clients=show_clients)
+            for dep in walk(route.dependant)
             if isinstance(dep.call, GatekeeperGuard)
         ]
+        if not rules:
+            continue
+        guarded.add(route.path_format)
         line = "**Dataporten Gatekeeper:** " + " and ".join(dict.fromkeys(rules))
-        if rules and line not in (route.description or ""):
+        if line not in (route.description or ""):
             route.description = f"{route.description}\n\n{line}" if route.description else line
+    flows: dict[str, Any] = {"clientCredentials": {"tokenUrl": token_url, "scopes": {}}}
+    if authorization_url is not None:
+        flows["authorizationCode"] = {
+            "authorizationUrl": authorization_url,
+            "tokenUrl": token_url,
+            "scopes": {},
+        }
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes[OAUTH2_SCHEME_NAME] = {
+            "type": "oauth2",
+            "description": _SCHEME_DESCRIPTION,
+            "flows": flows,
+        }
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                security = operation.get("security")
+                alternative: dict[str, list[str]] = {OAUTH2_SCHEME_NAME: []}
+                if path in guarded and security and alternative not in security:
+                    security.append(alternative)  # either scheme will do
+        return schema
+
     app.openapi_schema = None
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _walk(dependant: Dependant) -> Iterator[Dependant]:
+def walk(dependant: Dependant) -> Iterator[Dependant]:
+    """Every dependency of a route, depth first (what `describe_guards` and the test
+    helpers search for guards)."""
     yield dependant
     for sub in dependant.dependencies:
-        yield from _walk(sub)
+        yield from walk(sub)

@@ -1,7 +1,7 @@
-"""Who called: the typed, immutable result of a verified gatekeeper request.
+"""Who called: the typed, immutable result of a verified request, plain data.
 
-The middleware puts it on the ASGI scope as Starlette's `scope["user"]` (a `GatekeeperUser`),
-where `get_identity` finds it.
+The same `Identity` comes from the gatekeeper's headers and from a Feide JWT, so one set of
+guards serves both. It imports nothing of a web framework; the middleware puts it on the scope.
 """
 
 from __future__ import annotations
@@ -11,10 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import SecretStr
-from starlette.authentication import BaseUser
-from starlette.requests import HTTPConnection
-
-from gatekeeper_auth.errors import ConfigurationError
 
 Kind = Literal["user", "system", "unknown"]
 Source = Literal["gatekeeper", "jwt"]
@@ -33,13 +29,16 @@ class SecondaryId:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """A caller the gatekeeper vouched for.
+    """A verified caller: a request the gatekeeper vouched for, or a verified Feide JWT.
 
     `kind` is `"user"` when the request shows any sign of an end user (a user id, secondary ids
-    or a login's `acr`), else `"system"` (the client credentials flow). `user_id` can be None on
-    a user request: the gatekeeper leaves it out when the API lacks the `userid` grant.
-    `token` is the access token the gatekeeper issued to the API for this caller; it is a
-    `SecretStr`, so it never shows in `repr`, `str`, logs or serialisation.
+    or a login's `acr`), `"system"` when it provably has none (the client credentials flow), and
+    `"unknown"` when the API lacks the `userid` grant (`userid_grant=False`), so that a user's
+    request could look exactly like a system one. `user_id` can be None on a user request.
+    `token` is the access token for this caller (the gatekeeper's subtoken, or the JWT itself);
+    it is a `SecretStr`, so it never shows in `repr`, `str`, logs or serialisation.
+    `source` says which path verified the caller; `claims` are a JWT's verified claims
+    (read-only; None on the gatekeeper path).
     """
 
     kind: Kind
@@ -74,58 +73,3 @@ class Identity:
             if sid.type == type:
                 return sid.value
         return None
-
-
-class GatekeeperUser(BaseUser):
-    """`request.user` and `request.auth` in one immutable object.
-
-    `.caller` is the `Identity` (None when anonymous); `.identity` is Starlette's string id (the
-    user id, else the client id); `.scopes` holds the names Starlette's `@requires` checks:
-    `authenticated`, the kind, and `scope:<name>` per sub-scope.
-    """
-
-    __slots__ = ("caller", "scopes")
-    caller: Identity | None
-    scopes: tuple[str, ...]
-
-    def __init__(self, caller: Identity | None) -> None:
-        scopes = () if caller is None else starlette_scopes(caller)
-        object.__setattr__(self, "caller", caller)
-        object.__setattr__(self, "scopes", scopes)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("GatekeeperUser is immutable: it may be shared between requests")
-
-    @property
-    def is_authenticated(self) -> bool:
-        return self.caller is not None
-
-    @property
-    def display_name(self) -> str:
-        return self.identity
-
-    @property
-    def identity(self) -> str:
-        if self.caller is None:
-            return ""
-        return self.caller.user_id or self.caller.client_id
-
-
-def starlette_scopes(identity: Identity) -> tuple[str, ...]:
-    """The names Starlette's `@requires` sees for this identity."""
-    return ("authenticated", identity.kind, *sorted("scope:" + s for s in identity.scopes))
-
-
-def get_identity(conn: HTTPConnection) -> Identity | None:
-    """The caller of this request or websocket, or None for an anonymous request.
-
-    Raises `ConfigurationError` when `GatekeeperMiddleware` is not installed, so that a missing
-    middleware never looks like an anonymous caller.
-    """
-    user = conn.scope.get("user")
-    if type(user) is not GatekeeperUser:
-        raise ConfigurationError(
-            "No gatekeeper identity on this request: add the middleware with "
-            "app.add_middleware(GatekeeperMiddleware, ...) before using gatekeeper_auth guards."
-        )
-    return user.caller

@@ -1,54 +1,63 @@
 """`GatekeeperMiddleware`: verify the gatekeeper, read its headers once, mark the caller.
 
 A pure ASGI middleware: it reads `scope["headers"]` and nothing else of the request, never
-touches the body, and passes `lifespan` (and any other scope type) through untouched.
+touches the body, and passes `lifespan` through, answering it only to report a configuration
+error so that the server stops instead of serving 500s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any
 
-from pydantic import SecretStr
-from starlette.types import ASGIApp, Receive, Scope, Send
+from pydantic import SecretStr, ValidationError
+from starlette.authentication import AuthCredentials
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatekeeper_auth.credentials import GatekeeperCredentials
 from gatekeeper_auth.errors import ConfigurationError, Refusal
-from gatekeeper_auth.headers import IdentityReader
-from gatekeeper_auth.identity import GatekeeperUser
-from gatekeeper_auth.settings import ExplicitSettings, GatekeeperSettings
+from gatekeeper_auth.headers import GatekeeperHeaders, Key
+from gatekeeper_auth.identity import Identity
+from gatekeeper_auth.rules import SCOPE_KEY
+from gatekeeper_auth.settings import ExplicitSettings, GatekeeperSettings, explain
+from gatekeeper_auth.starlette import GatekeeperUser, auth_scopes
 
 logger = logging.getLogger("gatekeeper_auth")
 
-# Slots 0-7 are Authorization and the gatekeeper headers; these mark every other name.
-_OTHER = 8  # a header that is not ours
-_SMUGGLED = 9  # a gatekeeper header spelled with "_"
-_NEW = 10  # a name not seen before
-_REMEMBERED_NAMES = 2048
 _REMEMBERED_CALLERS = 4096
-_SLOTS = 8  # Authorization and the seven gatekeeper headers
+_FAILURE_LOG_INTERVAL = 60.0  # seconds between two lines about wrong gatekeeper credentials
 
 Secrets = str | SecretStr | Sequence[str | SecretStr]
 Network = str | IPv4Network | IPv6Network
+# What the scope gets for one caller: request.user, request.auth's scopes, the identity.
+Caller = tuple[GatekeeperUser, tuple[str, ...], Identity | None]
+_ANONYMOUS: Caller = (GatekeeperUser(None), (), None)
 
 
 class GatekeeperMiddleware:
-    """Marks each request as anonymous, or as a verified *user* or *system* request.
+    """Marks each request as anonymous, or as a verified caller with an `Identity`.
 
     Configure it with keyword arguments, or with `settings=GatekeeperSettings(...)`; with
     neither, it reads `GatekeeperSettings()` from the environment. A request:
 
+    - with the gatekeeper's credentials gets an `Identity`, or 400 if its headers are malformed;
+    - with other credentials is answered 401 and never reaches the app, except an `OPTIONS`
+      request, which the gatekeeper forwards with the caller's own `Authorization`: anonymous;
     - without an `Authorization` header is *anonymous*: no identity, and every gatekeeper
-      header on it is ignored (guards answer it 401);
-    - with credentials that are not the gatekeeper's is answered 401 and never reaches the app;
-    - with the gatekeeper's credentials gets an `Identity`, or 400 if its headers are malformed.
+      header on it is ignored (guards answer it 401).
 
-    The identity is on the scope: `get_identity(request)`, `request.state.identity`, and
-    Starlette's `request.user` / `request.auth` (so `@requires("system")` works). Parsed
-    identities are kept in a bounded cache keyed by the exact gatekeeper header values.
+    The caller is on the scope: `get_identity(request)`, `request.state.identity`, and
+    Starlette's `request.user` / `request.auth` (so `@requires("system")` works).
+
+    A configuration error raises `ConfigurationError` at once; when the middleware is built
+    while serving (Starlette builds `add_middleware` stacks on the first event, the lifespan),
+    it answers the lifespan with `lifespan.startup.failed` and the message, so that the server
+    exits instead of starting.
     """
 
     def __init__(
@@ -57,25 +66,42 @@ class GatekeeperMiddleware:
         *,
         username: str | None = None,
         password: Secrets | None = None,
+        previous_password: str | SecretStr | None = None,
         bearer_token: Secrets | None = None,
+        previous_bearer_token: str | SecretStr | None = None,
         header_prefix: str | None = None,
         allowed_networks: Iterable[Network] | None = None,
+        userid_grant: bool | None = None,
         allow_unverified: bool | None = None,
         settings: GatekeeperSettings | None = None,
     ) -> None:
         self.app = app
+        self._error: ConfigurationError | None = None
         explicit: dict[str, Any] = {
             name: value
             for name, value in (
                 ("username", username),
                 ("password", _as_list(password)),
+                ("previous_password", previous_password),
                 ("bearer_token", _as_list(bearer_token)),
+                ("previous_bearer_token", previous_bearer_token),
                 ("header_prefix", header_prefix),
                 ("allowed_networks", None if allowed_networks is None else list(allowed_networks)),
+                ("userid_grant", userid_grant),
                 ("allow_unverified", allow_unverified),
             )
             if value is not None
         }
+        try:
+            self._configure(explicit, settings)
+        except ConfigurationError as error:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                raise error from None  # built at import or by hand: fail right here
+            self._error = error  # built by a framework while serving: fail the lifespan
+
+    def _configure(self, explicit: dict[str, Any], settings: GatekeeperSettings | None) -> None:
         if settings is not None and explicit:
             raise ConfigurationError(
                 "GatekeeperMiddleware takes settings= or keyword options, not both: "
@@ -86,130 +112,151 @@ class GatekeeperMiddleware:
             # environment read, so that a stray variable cannot change what the code says.
             if settings is None:
                 settings = ExplicitSettings(**explicit) if explicit else GatekeeperSettings()
-            self._reader = IdentityReader(settings.header_prefix)
-        except ValueError as error:  # pydantic's ValidationError is a ValueError too
+            self._headers = GatekeeperHeaders(settings.header_prefix)
+        except ValidationError as error:
+            message = explain(error, from_environment=not explicit)
+            raise ConfigurationError(f"GatekeeperMiddleware: {message}") from None
+        except ValueError as error:
             raise ConfigurationError(f"GatekeeperMiddleware: {error}") from None
         self._credentials = _credentials(settings)
-        self._slots: dict[bytes, int] = dict(self._reader.slots)
-        assert len(self._slots) == _SLOTS
-        self._anonymous = GatekeeperUser(None)
+        self._unverified = settings.allow_unverified
+        self._userid_grant = settings.userid_grant
+        self._grant_warning_due = settings.userid_grant
+        self._failures = _FailureLog(self._credentials)
         # Verified credentials and gatekeeper headers -> the caller. A caller's token lives for
         # hours, so this saves checking and parsing on almost every request; identities are
         # immutable, so sharing one between requests is safe.
-        self._verified: dict[tuple[bytes | None, ...], GatekeeperUser] = {}
+        self._verified: dict[Key, Caller] = {}
         networks = tuple(ip_network(n) for n in settings.allowed_networks or ())
         self._networks = networks
         self._address_allowed = lru_cache(maxsize=4096)(lambda host: _in_networks(host, networks))
-        logger.info(
-            "gatekeeper_auth: a request is a user request when %sUserid, a non-empty "
-            "%sUserid-Sec or a non-empty %sAcr is present. Grant your API the userid scope "
-            "in the Dataporten dashboard so that every user request carries a user id.",
-            settings.header_prefix,
-            settings.header_prefix,
-            settings.header_prefix,
-        )
+        if not self._userid_grant:
+            logger.warning(
+                "gatekeeper_auth: userid_grant=false: a request without %sUserid cannot be told "
+                "from a system request, so system routes answer 403 userid_grant_missing until "
+                "the API has the userid grant in the Dataporten dashboard.",
+                settings.header_prefix,
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
+            if self._error is not None and scope_type == "lifespan":
+                await _fail_lifespan(self._error, receive, send)
             await self.app(scope, receive, send)
             return
-        # The hot path: one pass over the headers, one dict lookup each (see `_slot_for`).
-        found: list[bytes | None] = [None] * _SLOTS
-        problem: tuple[bytes, int | None] | None = None
-        slot_of = self._slots.get
-        for name, value in scope["headers"]:
-            slot = slot_of(name, _NEW)
-            if slot >= _OTHER:  # one comparison for the headers that are not ours
-                if slot == _OTHER:
-                    continue
-                if slot == _NEW:
-                    slot = self._slot_for(name)
-                    if slot == _OTHER:
-                        continue
-                if slot == _SMUGGLED:
-                    problem = (name, None)
-                    continue
-            if found[slot] is None:
-                found[slot] = value
-            elif slot:
-                problem = (name, slot)
-            else:
-                found[0] = b""  # Authorization twice: an empty credential never matches
-        try:
-            # A request whose exact credentials and gatekeeper headers were verified before is
-            # found by one dict lookup. That lookup is as safe as `compare_digest`: it compares
-            # SipHash values under a per-process random key, never the secret's bytes, so its
-            # time says nothing about how much of a guess was right.
-            user = None if problem or self._networks else self._verified.get(tuple(found))
-            if user is None:
-                user = self._identify(scope, found, problem)
-        except Refusal as refusal:
-            refusal.log(scope)
-            await refusal.send(scope, receive, send)
-            return
-        scope["user"] = scope["auth"] = user
-        identity = user.caller
+        if self._error is not None:
+            raise self._error
+        # The hot path: one pass over the headers, one dict lookup for a caller seen before.
+        # That lookup is as safe as `compare_digest`: it compares SipHash values under a
+        # per-process random key, never the secret's bytes, so its time says nothing about how
+        # much of a guess was right.
+        authorization, key, problem = self._headers.collect(scope["headers"])
+        caller = None if problem or self._networks else self._verified.get(key)
+        if caller is None:
+            try:
+                caller = self._identify(scope, authorization, key, problem)
+            except Refusal as refusal:
+                if refusal.code != "gatekeeper_credentials_invalid":
+                    refusal.log(scope)  # that one is counted and logged by `_failures`
+                await refusal.send(scope, receive, send)
+                return
+        scope["user"], scopes, identity = caller
+        scope["auth"] = AuthCredentials(scopes)
+        scope[SCOPE_KEY] = identity
         state = scope.get("state")
         if state is None:
             scope["state"] = {"identity": identity}
         else:
             state["identity"] = identity
-        try:
-            await self.app(scope, receive, send)
-        except Refusal as refusal:
-            refusal.log(scope, identity.client_id if identity else None)
-            await refusal.send(scope, receive, send)
+        await self.app(scope, receive, send)
 
     def _identify(
-        self,
-        scope: Scope,
-        found: list[bytes | None],
-        problem: tuple[bytes, int | None] | None,
-    ) -> GatekeeperUser:
-        authorization = found[0]
+        self, scope: Scope, authorization: bytes | None, key: Key, problem: Refusal | None
+    ) -> Caller:
         credentials = self._credentials
-        if credentials is None:  # allow_unverified: the headers are taken on trust
-            if found[1] is None:
-                return self._anonymous
-        elif authorization is None:
-            return self._anonymous
-        elif not credentials.match(authorization):
+        if credentials is not None and authorization is not None:
+            if type(authorization) is not bytes:
+                raise TypeError(
+                    "scope['headers'] holds a value that is not bytes; the ASGI specification "
+                    "requires byte strings: fix the server or middleware that put it there."
+                )
+            if credentials.match(authorization):
+                return self._from_gatekeeper(scope, key, problem, remember=True)
+            if scope.get("method") == "OPTIONS":
+                return _ANONYMOUS  # the caller's own token, which the gatekeeper leaves on OPTIONS
+            self._failures.note(authorization)
             raise Refusal(
                 "gatekeeper_credentials_invalid",
                 "The Authorization header does not carry the gatekeeper's credentials.",
                 www_authenticate=credentials.challenge,
             )
-        elif self._networks:
+        if self._unverified and self._headers.has_client(key):
+            return self._from_gatekeeper(scope, key, problem, remember=False)
+        return _ANONYMOUS
+
+    def _from_gatekeeper(
+        self, scope: Scope, key: Key, problem: Refusal | None, *, remember: bool
+    ) -> Caller:
+        if self._networks:
             client = scope.get("client")
             if not client or not self._address_allowed(client[0]):
                 raise Refusal(
                     "gatekeeper_network_not_allowed",
-                    "Gatekeeper credentials are accepted only from allowed_networks.",
+                    "Gatekeeper headers are accepted only from allowed_networks.",
                 )
         if problem is not None:
-            raise self._reader.problem(*problem)
-        key = tuple(found)
-        user = self._verified.get(key) or GatekeeperUser(self._reader.read(key[1:]))
-        if credentials is not None:
+            raise problem
+        identity = self._headers.read(key, userid_grant=self._userid_grant)
+        if self._grant_warning_due and identity.is_user and identity.user_id is None:
+            self._grant_warning_due = False
+            logger.error(
+                "gatekeeper_auth: a user request arrived without a user id, so this API lacks "
+                "the userid grant although userid_grant=true says it has it. A user token "
+                "without other signs of a user would pass as a system request: set "
+                "userid_grant=false (GATEKEEPER_USERID_GRANT=false) until the API has the grant "
+                "in the Dataporten dashboard and every token issued before it has expired."
+            )
+        caller: Caller = (GatekeeperUser(identity), auth_scopes(identity), identity)
+        if remember:
             if len(self._verified) >= _REMEMBERED_CALLERS:
                 self._verified.clear()  # a simple bound; callers come back within seconds
-            self._verified[key] = user
-        return user
+            self._verified[key] = caller
+        return caller
 
-    def _slot_for(self, name: bytes) -> int:
-        """Where a header name goes: a slot, `_OTHER`, or `_SMUGGLED`; remembered per name.
 
-        Names are matched case-insensitively. Remembering every name seen (up to a bound)
-        means a request's headers cost one dict lookup each, with no lower-casing.
-        """
-        lower = name.lower()
-        slot = self._reader.slots.get(lower)
-        if slot is None:
-            slot = _SMUGGLED if 95 in lower and self._reader.is_smuggled(lower) else _OTHER
-        if len(self._slots) < _REMEMBERED_NAMES:
-            self._slots[name] = slot
-        return slot
+class _FailureLog:
+    """Wrong gatekeeper credentials, logged as one line a minute with a count, so that a typo
+    in the password is found in minutes and a flood of guesses does not flood the log."""
+
+    def __init__(self, credentials: GatekeeperCredentials | None) -> None:
+        self._credentials = credentials
+        self._count = 0
+        self._next_line = 0.0
+
+    def note(self, authorization: bytes) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if now < self._next_line or self._credentials is None:
+            return
+        logger.warning(
+            "gatekeeper_auth: %d request(s) refused since the last such line because their "
+            "Authorization did not match the gatekeeper's credentials; expected %s. Check the "
+            "secret against the API's 'API Access' pane in the Dataporten dashboard.",
+            self._count,
+            self._credentials.mismatch(authorization),
+        )
+        self._count = 0
+        self._next_line = now + _FAILURE_LOG_INTERVAL
+
+
+async def _fail_lifespan(error: ConfigurationError, receive: Receive, send: Send) -> None:
+    """Tell the server that start-up failed, with the message, then raise (as Starlette's own
+    router does), so that uvicorn exits non-zero and test clients raise too."""
+    message: Message = await receive()
+    if message["type"] == "lifespan.startup":
+        await send({"type": "lifespan.startup.failed", "message": str(error)})
+    raise error
 
 
 def _as_list(secrets: Secrets | None) -> list[str | SecretStr] | None:
@@ -221,8 +268,7 @@ def _as_list(secrets: Secrets | None) -> list[str | SecretStr] | None:
 
 
 def _credentials(settings: GatekeeperSettings) -> GatekeeperCredentials | None:
-    passwords = [p.get_secret_value() for p in settings.password]
-    tokens = [t.get_secret_value() for t in settings.bearer_token]
+    passwords, tokens = settings.secrets()
     if passwords and tokens:
         raise ConfigurationError(
             "GatekeeperMiddleware got both password= and bearer_token=: the gatekeeper uses one "
@@ -236,8 +282,9 @@ def _credentials(settings: GatekeeperSettings) -> GatekeeperCredentials | None:
             )
         logger.warning(
             "gatekeeper_auth: allow_unverified=True: gatekeeper headers are trusted WITHOUT "
-            "credentials. Anyone who reaches this service can claim any identity. Never use "
-            "this outside local development."
+            "credentials%s. Anyone who reaches this service can claim any identity. Never use "
+            "this outside local development.",
+            " (from allowed_networks only)" if settings.allowed_networks else "",
         )
         return None
     if not (passwords or tokens):

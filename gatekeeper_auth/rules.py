@@ -1,12 +1,37 @@
-"""`Rule`: what a route demands of its caller, checked in one place for FastAPI and Starlette."""
+"""`Rule`: what a route demands of its caller, checked in one place for FastAPI and Starlette.
+
+Also where the caller is found on a request: the middleware leaves the `Identity` (or None for
+an anonymous request) under `SCOPE_KEY`, and `get_identity` reads it back.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gatekeeper_auth.errors import Refusal
+from starlette.requests import HTTPConnection
+
+from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.identity import Identity, Kind
+
+#: The ASGI scope key under which `GatekeeperMiddleware` leaves the caller.
+SCOPE_KEY = "gatekeeper_auth.identity"
+
+
+def get_identity(conn: HTTPConnection) -> Identity | None:
+    """The caller of this request or websocket, or None for an anonymous request.
+
+    Raises `ConfigurationError` when `GatekeeperMiddleware` is not installed, so that a missing
+    middleware never looks like an anonymous caller.
+    """
+    try:
+        identity: Identity | None = conn.scope[SCOPE_KEY]
+    except KeyError:
+        raise ConfigurationError(
+            "No gatekeeper identity on this request: add the middleware with "
+            "app.add_middleware(GatekeeperMiddleware, ...) before using gatekeeper_auth guards."
+        ) from None
+    return identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +83,21 @@ class Rule:
             raise ValueError("require_user_id= is an option of require_user()")
         return cls(kind, client_set, _names("scopes", scopes), require_user_id, system_scopes)
 
+    def admit(self, conn: HTTPConnection) -> Identity:
+        """The caller of `conn` if this rule lets it in; else the refusal is logged and raised,
+        as a `Refusal` (an `HTTPException`) for HTTP and a `WebSocketException` for websockets,
+        which the framework renders wherever the route sits."""
+        identity = get_identity(conn)
+        try:
+            return self.check(identity)
+        except Refusal as refusal:
+            refusal.log(conn.scope, identity.client_id if identity else None)
+            if conn.scope["type"] == "websocket":
+                raise refusal.for_websocket() from None
+            raise
+
     def check(self, identity: Identity | None) -> Identity:
+        """The identity if this rule lets it in; else raises the `Refusal`."""
         if identity is None:
             raise Refusal(
                 "authentication_required",
@@ -71,6 +110,14 @@ class Rule:
             and identity.kind != self.kind
             and not self._system_let_in(identity)
         ):
+            if identity.kind == "unknown":
+                raise Refusal(
+                    "userid_grant_missing",
+                    "This API is configured without the userid grant (userid_grant=false): a "
+                    "request without a user id may be a user's, so it cannot be let in here. "
+                    "Give the API the userid grant in the Dataporten dashboard, and set "
+                    "userid_grant=true once every token issued before the grant has expired.",
+                )
             if identity.kind == "user":
                 raise Refusal(
                     "user_token_not_allowed",
@@ -101,7 +148,7 @@ class Rule:
         wanted = self.allow_system_with_scopes
         return identity.kind == "system" and wanted is not None and wanted <= identity.scopes
 
-    def describe(self) -> str:
+    def describe(self, *, show_clients: bool = False) -> str:
         """One line for the OpenAPI docs: what a caller of the route needs."""
         parts = [
             {
@@ -115,7 +162,8 @@ class Rule:
         if self.scopes:
             parts.append(f"sub-scopes: {', '.join(sorted(self.scopes))}")
         if self.clients is not None:
-            parts.append(f"clients: {', '.join(sorted(self.clients))}")
+            listed = ", ".join(sorted(self.clients)) if show_clients else "an allow-list"
+            parts.append(f"clients: {listed}")
         if self.require_user_id:
             parts.append("user id required")
         return "; ".join(parts)

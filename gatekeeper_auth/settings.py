@@ -1,4 +1,9 @@
-"""Configuration from the environment or a `.env` file, with secrets kept as `SecretStr`."""
+"""Configuration from the environment or a `.env` file, with secrets kept as `SecretStr`.
+
+Secrets are taken exactly as given: never parsed, split or stripped. A value that would be
+silently changed (surrounding white space) or that is written in the old list syntax is refused
+with a message that names the variable, never the value.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -14,16 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-
-def _listed(value: Any, separator: str | None) -> Any:
-    """A JSON array as it is; else one item, or items split on `separator`."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if text.startswith("["):
-        return json.loads(text)
-    parts = [text] if separator is None else text.split(separator)
-    return [part.strip() for part in parts if part.strip()]
+Secrets = Annotated[list[SecretStr], NoDecode]
 
 
 class GatekeeperSettings(BaseSettings):
@@ -32,33 +28,92 @@ class GatekeeperSettings(BaseSettings):
     | variable | meaning |
     | --- | --- |
     | `GATEKEEPER_USERNAME` | Basic username the gatekeeper sends (default `dataporten`) |
-    | `GATEKEEPER_PASSWORD` | Basic password; a JSON array (`["new","old"]`) for a rotation |
+    | `GATEKEEPER_PASSWORD` | Basic password, exactly as the dashboard shows it |
+    | `GATEKEEPER_PREVIOUS_PASSWORD` | the password being rotated out, accepted too meanwhile |
     | `GATEKEEPER_BEARER_TOKEN` | shared token for trust type `bearer`, instead of a password |
+    | `GATEKEEPER_PREVIOUS_BEARER_TOKEN` | the bearer token being rotated out |
     | `GATEKEEPER_HEADER_PREFIX` | header prefix (default `X-Dataporten-`) |
     | `GATEKEEPER_ALLOWED_NETWORKS` | comma-separated CIDRs the gatekeeper calls from |
+    | `GATEKEEPER_USERID_GRANT` | `true` (default): the API has the `userid` grant |
     | `GATEKEEPER_ALLOW_UNVERIFIED` | `true` trusts headers without credentials: development only |
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="GATEKEEPER_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="GATEKEEPER_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a secret must never reach an error message
     )
 
     username: str = "dataporten"
-    password: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    bearer_token: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    password: Secrets = Field(default_factory=list)
+    previous_password: SecretStr | None = None
+    bearer_token: Secrets = Field(default_factory=list)
+    previous_bearer_token: SecretStr | None = None
     header_prefix: str = "X-Dataporten-"
     allowed_networks: Annotated[list[IPv4Network | IPv6Network] | None, NoDecode] = None
+    userid_grant: bool = True
     allow_unverified: bool = False
 
     @field_validator("password", "bearer_token", mode="before")
     @classmethod
-    def _split_secrets(cls, value: Any) -> Any:
-        return _listed(value, None)  # a secret may hold a comma
+    def _one_secret(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # a list from Python code: one item per secret
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                old_syntax = isinstance(json.loads(text), list)
+            except ValueError:
+                old_syntax = False
+            if old_syntax:
+                raise ValueError(
+                    "is written as a JSON list, the syntax before 0.2 for a rotation; it is "
+                    "no longer split. Set it to the current secret alone and put the one being "
+                    "rotated out in GATEKEEPER_PREVIOUS_PASSWORD (or "
+                    "GATEKEEPER_PREVIOUS_BEARER_TOKEN)"
+                )
+        return [value]
+
+    @field_validator(
+        "password", "previous_password", "bearer_token", "previous_bearer_token", mode="after"
+    )
+    @classmethod
+    def _exact(cls, value: Any) -> Any:
+        for secret in value if isinstance(value, list) else [value]:
+            if secret is None:
+                continue
+            text = secret.get_secret_value()
+            if not text:
+                raise ValueError("is empty")
+            if text != text.strip():
+                raise ValueError(
+                    "begins or ends with white space, which the environment and .env files "
+                    "often add or drop by accident; copy the secret again exactly"
+                )
+        return value
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: Any) -> Any:
-        return _listed(value, ",")
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+            value = [part.strip() if isinstance(part, str) else part for part in value]
+            value = [part for part in value if part != ""]
+        if value is not None and not list(value):
+            raise ValueError(
+                "names no network, which would let gatekeeper credentials in from nowhere; "
+                "list the CIDRs the gatekeeper calls from, or unset it to accept any address"
+            )
+        return value
+
+    def secrets(self) -> tuple[list[str], list[str]]:
+        """The Basic passwords and the bearer tokens to accept, current ones first."""
+        passwords = [*self.password, *filter(None, [self.previous_password])]
+        tokens = [*self.bearer_token, *filter(None, [self.previous_bearer_token])]
+        return [p.get_secret_value() for p in passwords], [t.get_secret_value() for t in tokens]
 
 
 class ExplicitSettings(GatekeeperSettings):
@@ -78,3 +133,14 @@ class ExplicitSettings(GatekeeperSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
+
+
+def explain(error: ValidationError, *, from_environment: bool) -> str:
+    """A settings error as a message that names each option and what is wrong, never a value."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False, include_context=False):
+        name = ".".join(str(part) for part in problem["loc"][:1]) or "settings"
+        where = f"GATEKEEPER_{name.upper()}" if from_environment else f"{name}="
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{where} {message}" if message[:1].islower() else f"{where}: {message}")
+    return "; ".join(lines)

@@ -1,52 +1,90 @@
-"""Starlette integration: `request.user`, `request.auth`, and endpoint guards.
+"""Starlette integration: `request.user`, `request.auth`, and endpoint decorators.
 
-The middleware sets `request.auth.scopes` to `authenticated`, the kind (`system` or `user`) and
-one `scope:<name>` per sub-scope, so Starlette's own `@requires("system")` works. Sub-scopes
-carry the `scope:` prefix so that a sub-scope named `user` can never pass `@requires("user")`.
-The decorators below do the same checks as the FastAPI dependencies and answer a refusal
-themselves (JSON for HTTP, close 1008 for websockets), so they work in a Starlette app mounted
-under a FastAPI one, whose own error middleware would otherwise turn an exception into a 500.
+The middleware sets `request.user` to a `GatekeeperUser` (a Starlette `BaseUser`) and
+`request.auth` to Starlette's `AuthCredentials` with `authenticated`, the kind (`system`, `user`
+or `unknown`) and one `scope:<name>` per sub-scope, so Starlette's own `@requires("system")`
+works. Sub-scopes carry the `scope:` prefix so that a sub-scope named `user` can never pass
+`@requires("user")`. The decorators below apply the same rules as the FastAPI dependencies.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
+from starlette.authentication import BaseUser
 from starlette.requests import HTTPConnection
-from starlette.responses import Response
-from starlette.websockets import WebSocket
 
 from gatekeeper_auth.errors import Refusal
-from gatekeeper_auth.identity import get_identity
+from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.rules import Rule
 
-Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def requires_identity(
+class GatekeeperUser(BaseUser):
+    """Starlette's `request.user`: `.caller` is the `Identity` (None when anonymous).
+
+    Immutable, so one instance can serve every request of the same caller. `.identity` is
+    Starlette's string id: the user id, else the client id.
+    """
+
+    __slots__ = ("caller",)
+    caller: Identity | None
+
+    def __init__(self, caller: Identity | None) -> None:
+        object.__setattr__(self, "caller", caller)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("GatekeeperUser is immutable: it may be shared between requests")
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.caller is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.identity
+
+    @property
+    def identity(self) -> str:
+        if self.caller is None:
+            return ""
+        return self.caller.user_id or self.caller.client_id
+
+
+def auth_scopes(identity: Identity | None) -> tuple[str, ...]:
+    """The names Starlette's `@requires` sees for this caller (`request.auth.scopes`)."""
+    if identity is None:
+        return ()
+    return ("authenticated", identity.kind, *sorted("scope:" + s for s in identity.scopes))
+
+
+def identity_endpoint(
     *, clients: Iterable[str] | None = None, scopes: Iterable[str] = ()
-) -> Callable[[Endpoint], Endpoint]:
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Guard a Starlette endpoint (HTTP or websocket) for any verified caller."""
     return _guard(Rule.build(None, clients=clients, scopes=scopes))
 
 
-def requires_system(
+def system_endpoint(
     *, clients: Iterable[str] | None = None, scopes: Iterable[str] = ()
-) -> Callable[[Endpoint], Endpoint]:
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Guard a Starlette endpoint for system requests only: a user token gets 403."""
     return _guard(Rule.build("system", clients=clients, scopes=scopes))
 
 
-def requires_user(
+def user_endpoint(
     *,
     clients: Iterable[str] | None = None,
     scopes: Iterable[str] = (),
     require_user_id: bool = False,
     allow_system_with_scopes: Iterable[str] | None = None,
-) -> Callable[[Endpoint], Endpoint]:
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Guard a Starlette endpoint for requests on behalf of an end user."""
     return _guard(
         Rule.build(
@@ -59,51 +97,89 @@ def requires_user(
     )
 
 
-def _guard(rule: Rule) -> Callable[[Endpoint], Endpoint]:
-    def decorate(endpoint: Endpoint) -> Endpoint:
-        if not callable(endpoint) or isinstance(endpoint, HTTPConnection):
-            raise TypeError(
-                "requires_system/requires_user/requires_identity decorate Starlette endpoints; "
-                "in FastAPI use Depends(require_system(...)) and friends"
-            )
+def _guard(rule: Rule) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def decorate(endpoint: Callable[P, R]) -> Callable[P, R]:
+        connection = _connection_finder(endpoint)
 
-        def refusal(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Refusal | None:
-            for arg in (*args, *kwargs.values()):
-                if isinstance(arg, HTTPConnection):
-                    identity = get_identity(arg)
-                    try:
-                        rule.check(identity)
-                    except Refusal as refused:
-                        refused.log(arg.scope, identity.client_id if identity else None)
-                        return refused
-                    return None
-            raise TypeError(f"{endpoint.__qualname__} got no request or websocket to guard")
-
-        async def answer(refused: Refusal, args: tuple[Any, ...]) -> Response | None:
-            websocket = next((a for a in args if isinstance(a, WebSocket)), None)
-            if websocket is None:
-                return refused.response()
-            await websocket.close(1008, refused.code)
+        def refused(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            """None when the caller may in; else what the endpoint answers instead."""
+            try:
+                rule.admit(connection(args, kwargs))  # websockets: Starlette closes them
+            except Refusal as refusal:
+                # Starlette's own handler would render the JSON detail as plain text.
+                return refusal.response()
             return None
 
         if inspect.iscoroutinefunction(endpoint):
 
             @functools.wraps(endpoint)
-            async def guarded(*args: Any, **kwargs: Any) -> Any:
-                refused = refusal(args, kwargs)
-                if refused is not None:
-                    return await answer(refused, (*args, *kwargs.values()))
-                return await endpoint(*args, **kwargs)
+            async def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
+                answer = refused(args, kwargs)
+                return answer if answer is not None else await endpoint(*args, **kwargs)
 
-            return guarded  # type: ignore[return-value]
+            return cast(Callable[P, R], guarded)
 
         @functools.wraps(endpoint)
-        def guarded_sync(*args: Any, **kwargs: Any) -> Any:
-            refused = refusal(args, kwargs)
-            if refused is not None:
-                return refused.response()  # websocket endpoints are never sync
-            return endpoint(*args, **kwargs)
+        def guarded_sync(*args: P.args, **kwargs: P.kwargs) -> Any:
+            answer = refused(args, kwargs)
+            return answer if answer is not None else endpoint(*args, **kwargs)
 
-        return guarded_sync  # type: ignore[return-value]
+        return cast(Callable[P, R], guarded_sync)
 
     return decorate
+
+
+def _connection_finder(
+    endpoint: Callable[..., Any],
+) -> Callable[[tuple[Any, ...], dict[str, Any]], HTTPConnection]:
+    """Find the request or websocket parameter once, at decoration, as Starlette's `requires`
+    does: by name (`request`, `websocket`), else by a `Request`/`WebSocket` annotation."""
+    if not callable(endpoint) or isinstance(endpoint, HTTPConnection):
+        raise TypeError(
+            "system_endpoint/user_endpoint/identity_endpoint decorate Starlette endpoints; "
+            "in FastAPI use Depends(require_system(...)) and friends"
+        )
+    parameters = list(inspect.signature(endpoint).parameters.values())
+    found = [
+        (position, parameter.name)
+        for position, parameter in enumerate(parameters)
+        if parameter.name in ("request", "websocket")
+        or (
+            inspect.isclass(parameter.annotation)
+            and issubclass(parameter.annotation, HTTPConnection)
+        )
+    ]
+    if not found:
+        raise TypeError(
+            f"{getattr(endpoint, '__qualname__', endpoint)} has no 'request' or 'websocket' "
+            "parameter to guard: name it so, as Starlette's own @requires expects."
+        )
+    position, name = found[0]
+
+    def connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
+        conn = kwargs[name] if name in kwargs else args[position]
+        if not isinstance(conn, HTTPConnection):
+            raise TypeError(f"{endpoint.__qualname__} got no request or websocket")
+        return conn
+
+    return connection
+
+
+_RENAMED = {
+    "requires_identity": "identity_endpoint",
+    "requires_system": "system_endpoint",
+    "requires_user": "user_endpoint",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names before 0.2 (`requires_*`, one letter from FastAPI's `require_*`), deprecated."""
+    new = _RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"gatekeeper_auth.{name} is renamed {new}; the old name goes away in the next release.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return globals()[new]

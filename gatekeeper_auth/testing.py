@@ -1,7 +1,8 @@
 """Test helpers for apps guarded by gatekeeper_auth: real headers, or a faked caller.
 
-Two ways to test a guarded route, each with a pytest fixture (add
-`pytest_plugins = ["gatekeeper_auth.testing"]` to your `conftest.py`):
+Usable from any test harness: this module does not import pytest. Two ways to test a guarded
+route, each also a pytest fixture (registered by the package's pytest plugin, no conftest line
+needed):
 
 - **No override** (`gatekeeper` fixture): `FakeGatekeeper` builds the exact headers the real
   gatekeeper sends, with the right credentials, so requests go through the real middleware and
@@ -14,16 +15,14 @@ Two ways to test a guarded route, each with a pytest fixture (add
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
-from gatekeeper_auth.errors import Refusal, refusal_handler
-from gatekeeper_auth.fastapi import GatekeeperGuard, _walk
+from gatekeeper_auth.fastapi import GatekeeperGuard, optional_identity, walk
 from gatekeeper_auth.identity import Identity, SecondaryId
 
 #: The password `FakeGatekeeper` uses unless told otherwise. For tests only.
@@ -31,10 +30,19 @@ TEST_PASSWORD = "gatekeeper-auth-test-password"  # noqa: S105
 #: A client id and a user id in the form Dataporten uses (UUIDs).
 TEST_CLIENT_ID = "42b0c02e-0dda-4882-9da0-882a4b1abad6"
 TEST_USER_ID = "76a7a061-3c55-430d-8ee0-6f82ec42501f"
+#: The API's own access token (the "subtoken") the fake sends unless told otherwise.
+TEST_SUBTOKEN = "5b1f3a2e-9c1d-4f0a-8e7b-2d6c4a9f0e13"
 
 
 class FakeGatekeeper:
-    """Builds the headers the API Gatekeeper sends to a backend, for tests and examples."""
+    """Builds the headers the API Gatekeeper sends to a backend, for tests and examples.
+
+    As the real one does, a header whose value would be empty (no sub-scopes, no acr, no
+    secondary id) is left out and the subtoken is always there. Names are spelled
+    `X-Dataporten-Userid-Sec` so that `{**gatekeeper.user(), "X-Dataporten-Acr": ...}` replaces
+    a header instead of adding a second one (the platform writes `X-Dataporten-userid-sec`;
+    names are case-insensitive).
+    """
 
     def __init__(
         self,
@@ -75,7 +83,7 @@ class FakeGatekeeper:
         *,
         client_id: str = TEST_CLIENT_ID,
         scopes: Iterable[str] = (),
-        token: str | None = None,
+        token: str = TEST_SUBTOKEN,
     ) -> dict[str, str]:
         """Headers of a system request (client credentials: no user)."""
         return self._headers(client_id=client_id, scopes=scopes, token=token)
@@ -88,10 +96,11 @@ class FakeGatekeeper:
         scopes: Iterable[str] = (),
         secondary_ids: Iterable[str] = (),
         acr: str = "",
-        token: str | None = None,
+        token: str = TEST_SUBTOKEN,
     ) -> dict[str, str]:
         """Headers of a user request. `user_id=None` is what an API without the `userid`
-        grant gets: pass `secondary_ids` or `acr` so that the request still shows a user."""
+        grant gets: then, unless `secondary_ids` or `acr` show a user, it looks exactly like a
+        system request (the middleware's `userid_grant` setting decides what it is)."""
         return self._headers(
             client_id=client_id,
             scopes=scopes,
@@ -106,26 +115,24 @@ class FakeGatekeeper:
         *,
         client_id: str,
         scopes: Iterable[str],
-        token: str | None,
+        token: str,
         user_id: str | None = None,
         secondary_ids: Iterable[str] = (),
         acr: str = "",
     ) -> dict[str, str]:
-        p = self.header_prefix
-        headers = {
-            "Authorization": self.authorization(),
-            f"{p}Clientid": client_id,
-            f"{p}Scopes": ",".join(scopes),
-            f"{p}Gatekeeper": self.gatekeeper,
-            f"{p}Acr": acr,
+        fields = {
+            "Clientid": client_id,
+            "Userid": user_id or "",
+            "Userid-Sec": ",".join(secondary_ids),
+            "Scopes": ",".join(scopes),
+            "Gatekeeper": self.gatekeeper,
+            "Acr": acr,
+            "Token": token,
         }
-        if user_id is not None:
-            headers[f"{p}Userid"] = user_id
-        secondary = ",".join(secondary_ids)
-        if secondary:
-            headers[f"{p}Userid-Sec"] = secondary
-        if token is not None:
-            headers[f"{p}Token"] = token
+        headers = {"Authorization": self.authorization()}
+        for field, value in fields.items():
+            if value:  # the gatekeeper's proxy never forwards an empty value
+                headers[self.header_prefix + field] = value
         return headers
 
 
@@ -166,27 +173,25 @@ def fake_caller(app: FastAPI, identity: Identity | None) -> Callable[[], None]:
     mounted under it) see `identity` (None: anonymous).
 
     Each guard keeps its own rule, so the fake is refused where a real caller like it would
-    be, with the same JSON refusal (the app needs no middleware for that: `refusal_handler` is
-    registered for the test). Returns a function that removes the overrides again.
+    be, with the same JSON refusal (the app needs no middleware for that). `optional_identity`
+    gets `identity` too. Returns a function that removes the overrides again.
     """
-    added_handler = Refusal not in app.exception_handlers
-    if added_handler:
-        app.add_exception_handler(Refusal, refusal_handler)
     guards = [
         dep.call
         for route in app.routes
         if isinstance(route, APIRoute)
-        for dep in _walk(route.dependant)
+        for dep in walk(route.dependant)
         if isinstance(dep.call, GatekeeperGuard)
     ]
-    for guard in guards:
-        app.dependency_overrides[guard] = _faked(guard, identity)
+    overrides: dict[Callable[..., Any], Callable[..., Any]] = {
+        guard: _faked(guard, identity) for guard in guards
+    }
+    overrides[optional_identity] = _optional(identity)
+    app.dependency_overrides.update(overrides)
 
     def undo() -> None:
-        for guard in guards:
-            app.dependency_overrides.pop(guard, None)
-        if added_handler:
-            app.exception_handlers.pop(Refusal, None)
+        for dependency in overrides:
+            app.dependency_overrides.pop(dependency, None)
 
     return undo
 
@@ -198,20 +203,8 @@ def _faked(guard: GatekeeperGuard, identity: Identity | None) -> Callable[[], Aw
     return faked
 
 
-@pytest.fixture
-def gatekeeper() -> FakeGatekeeper:
-    """A `FakeGatekeeper` with the test defaults (username `dataporten`, `TEST_PASSWORD`)."""
-    return FakeGatekeeper()
+def _optional(identity: Identity | None) -> Callable[[], Awaitable[Identity | None]]:
+    async def faked() -> Identity | None:
+        return identity
 
-
-@pytest.fixture
-def override_caller() -> Iterator[Callable[[FastAPI, Identity | None], None]]:
-    """`override_caller(app, identity)` fakes the caller of every guard; undone after the test."""
-    undo: list[Callable[[], None]] = []
-
-    def override(app: FastAPI, identity: Identity | None) -> None:
-        undo.append(fake_caller(app, identity))
-
-    yield override
-    for step in reversed(undo):
-        step()
+    return faked

@@ -212,10 +212,10 @@ def call(
 def assert_documented_refusal(status: int, body: bytes) -> None:
     assert status < 500
     if status >= 400:
-        payload = json.loads(body)
-        assert payload["code"] in CODES
-        assert CODES[payload["code"]][0] == status
-        assert payload["detail"]
+        detail = json.loads(body)["detail"]
+        assert detail["code"] in CODES
+        assert CODES[detail["code"]][0] == status
+        assert detail["message"]
 
 
 # --- the invariants ------------------------------------------------------------------------------

@@ -1,3 +1,2 @@
-"""The fixtures of gatekeeper_auth.testing: `gatekeeper` and `override_caller`."""
-
-pytest_plugins = ["gatekeeper_auth.testing"]
+"""Nothing to register: installing gatekeeper-auth provides the `gatekeeper` and
+`override_caller` fixtures through its pytest plugin."""

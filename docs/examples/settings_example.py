@@ -6,7 +6,7 @@ from gatekeeper_auth import GatekeeperMiddleware, GatekeeperSettings
 
 
 def create_app() -> FastAPI:
-    # GATEKEEPER_PASSWORD='["new-password", "old-password"]' during a rotation.
+    # During a rotation: GATEKEEPER_PASSWORD=new-password GATEKEEPER_PREVIOUS_PASSWORD=old-password
     settings = GatekeeperSettings()
     app = FastAPI()
     app.add_middleware(GatekeeperMiddleware, settings=settings)

@@ -1,0 +1,34 @@
+"""The pytest fixtures of `gatekeeper_auth.testing`, registered by entry point (`pytest11`).
+
+Installing gatekeeper-auth makes `gatekeeper` and `override_caller` available in every test:
+no `pytest_plugins` line is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi import FastAPI
+
+from gatekeeper_auth.identity import Identity
+from gatekeeper_auth.testing import FakeGatekeeper, fake_caller
+
+
+@pytest.fixture
+def gatekeeper() -> FakeGatekeeper:
+    """A `FakeGatekeeper` with the test defaults (username `dataporten`, `TEST_PASSWORD`)."""
+    return FakeGatekeeper()
+
+
+@pytest.fixture
+def override_caller() -> Iterator[Callable[[FastAPI, Identity | None], None]]:
+    """`override_caller(app, identity)` fakes the caller of every guard; undone after the test."""
+    undo: list[Callable[[], None]] = []
+
+    def override(app: FastAPI, identity: Identity | None) -> None:
+        undo.append(fake_caller(app, identity))
+
+    yield override
+    for step in reversed(undo):
+        step()
