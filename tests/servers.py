@@ -5,6 +5,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -19,10 +20,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
-    """Serve `app` with uvicorn on 127.0.0.1 until the block ends; yields its base URL."""
+def serve(app: ASGIApp, port: int | None = None, **options: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 until the block ends; yields its base URL.
+
+    `options` go to `uvicorn.Config` (`http="h11"`, `proxy_headers=False`, ...)."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto")
+    options = {"log_level": "warning", "lifespan": "auto", **options}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
