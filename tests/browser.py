@@ -5,12 +5,16 @@ Playwright talks to the browser over the DevTools protocol; it is launched with 
 page may reach 127.0.0.1 only: anything else is refused and listed in `BrowserPage.blocked`, so a
 test can also prove that a page works without the internet.
 
-    with browser_page(tmp_path) as page:
+    with browser_page(tmp_path / "artifacts") as page:
         page.open(url + "/docs")
-        page.click("Authorize")
-        page.fill("client_id:", client_id)
-        page.wait_for_text("200")
-        assert "user_token_not_allowed" in page.text(".live-responses-table")
+        page.click("Authorize")             # a button or link, by its accessible name
+        page.fill("client_id:", client_id)  # an input, by its label or aria-label
+        page.click("Apply credentials")     # Swagger UI's name for the dialog's Authorize
+        page.wait_for_text("Logout", selector=".modal-ux")
+        text = page.text(".live-responses-table")  # innerText: what is shown
+
+Swagger UI's own button names differ from their labels in places (the dialog's "Authorize" is
+named "Apply credentials"); `page.page.get_by_role(...)` lists what a locator sees.
 
 When the block raises, a screenshot and the page's text are saved in `artifacts` and named in a
 note on the exception: the screenshot is evidence for a person, never what a test asserts.
