@@ -2,9 +2,12 @@
 
 import asyncio
 import base64
+import html
 import importlib
+import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
 
@@ -18,11 +21,77 @@ from example_app.main import DEMO_PASSWORD, create_app
 from gatekeeper_auth import GatekeeperSettings, require_system
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
 from gatekeeper_auth.testing import TEST_USER_ID, FakeGatekeeper
+from tests.browser import build_docs
 from tests.helpers import assert_refused
 from tests.servers import serve
 
-EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
+ROOT = Path(__file__).parent.parent
+DOCS = ROOT / "docs"
+EXAMPLES = DOCS / "examples"
 DOCS_GATEKEEPER = FakeGatekeeper(password="change-me")
+
+#: A pymdownx.snippets include line as it must be written: alone on its line, double quotes.
+INCLUDE_LINE = re.compile(r'^--8<-- "([^"]+)"$')
+#: Anything that looks like an include marker, however a formatter respaced it.
+RAW_MARKER = re.compile(r"-{1,2}\s*8\s*<\s*-{1,2}")
+
+
+def includes() -> list[tuple[str, str, bool]]:
+    """Every include line of the docs pages: (page, included file, inside a code fence)."""
+    found = []
+    for page in sorted(DOCS.glob("*.md")):
+        fenced = False
+        for line in page.read_text().splitlines():
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            elif match := INCLUDE_LINE.match(line):
+                found.append((page.name, match[1], fenced))
+    return found
+
+
+def built_page(site: Path, page: str) -> Path:
+    """Where mkdocs (directory URLs) writes the HTML of the page `page` (`index.md`, `x.md`)."""
+    stem = page.removesuffix(".md")
+    return site / "index.html" if stem == "index" else site / stem / "index.html"
+
+
+class _CodeText(HTMLParser):
+    """The text of each <pre> block of a page as a reader sees it, highlighting markup gone."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "pre":
+            if self._depth == 0:
+                self.blocks.append("")
+            self._depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "pre" and self._depth:
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self.blocks[-1] += data
+
+
+def page_text(page: Path) -> str:
+    """A built page's text with every tag gone (highlighting splits a line into many spans)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+
+
+def code_blocks(page: Path) -> list[str]:
+    parser = _CodeText()
+    parser.feed(page.read_text())
+    return parser.blocks
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_docs(tmp_path_factory.mktemp("docs") / "site")
 
 
 def example(name: str) -> ModuleType:
@@ -34,10 +103,51 @@ def example(name: str) -> ModuleType:
 
 
 def test_every_example_file_is_included_in_a_page() -> None:
-    pages = "".join(p.read_text() for p in (EXAMPLES.parent).glob("*.md"))
+    included = {target for _, target, fenced in includes() if fenced}
     for path in EXAMPLES.glob("*.py"):
-        if path.name != "conftest.py":
-            assert f"examples/{path.name}" in pages, path.name
+        assert f"docs/examples/{path.name}" in included, (
+            f'{path.name} is on no page as an include line `--8<-- "docs/examples/{path.name}"`'
+            " inside a ```python fence"
+        )
+
+
+def test_no_raw_include_line_survives_in_the_built_site(site: Path) -> None:
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 11
+    for page in pages:
+        raw = RAW_MARKER.search(page_text(page))
+        assert raw is None, f"{page.relative_to(site)} shows an include line: {raw[0]!r}"
+
+
+@pytest.mark.parametrize(
+    ("page", "target", "fenced"), includes(), ids=[f"{p}:{t}" for p, t, _ in includes()]
+)
+def test_each_included_file_appears_on_its_page(
+    site: Path, page: str, target: str, fenced: bool
+) -> None:
+    built = built_page(site, page)
+    included = (ROOT / target).read_text()
+    if fenced:  # code: the whole file, exactly, in one code block as the reader sees it
+        blocks = code_blocks(built)
+        assert any(included.strip() in block for block in blocks), (
+            f"{target} is not in any of the {len(blocks)} code blocks of {page}"
+        )
+    else:  # Markdown: each of its headings rendered on the page
+        headings = [
+            line.lstrip("#").strip().replace("`", "")  # inline code renders without backticks
+            for line in included.splitlines()
+            if line[:1] == "#"
+        ]
+        text = page_text(built)
+        assert headings
+        for heading in headings:
+            assert heading in text, f"{target}'s heading {heading!r} is not on {page}"
+
+
+def test_the_include_lines_are_found() -> None:
+    found = includes()
+    assert len([1 for _, _, fenced in found if fenced]) >= 11
+    assert {page for page, _, _ in found} >= {"index.md", "fastapi.md", "testing.md"}
 
 
 def test_quickstart() -> None:

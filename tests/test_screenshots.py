@@ -1,84 +1,86 @@
-"""The built docs site and the example's Swagger UI render in a real browser (headless Chromium)."""
+"""The docs site and the example's Swagger UI, as a person sees them in headless Chromium.
 
-import shutil
-import struct
-import subprocess
-import sys
+Each test reads the text the page shows (innerText, after its scripts ran), never file sizes; a
+screenshot is saved only when a test fails (tests/browser.py says where).
+"""
+
 from pathlib import Path
 
-import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.staticfiles import StaticFiles
 
 from example_app.main import DEMO_PASSWORD, create_app
 from gatekeeper_auth import GatekeeperSettings
+from tests.browser import ROOT, browser_page, build_docs, needs_chromium
 from tests.servers import serve
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ROOT = Path(__file__).parent.parent
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="headless Chromium is not installed (Debian: apt-get install chromium; .ci/run does)",
-)
+pytestmark = needs_chromium
+
+NAVIGATION = [
+    "Getting started",
+    "Concepts",
+    "FastAPI guide",
+    "Starlette guide",
+    "Testing your app",
+    "Calling a protected API",
+    "Deployment",
+    "Security",
+    "Benchmarks",
+    "Migrating",
+    "API reference",
+]
 
 
-def browse(url: str, profile: Path, *, screenshot: Path | None = None) -> str:
-    """Load `url` in headless Chromium; save a screenshot, or return the DOM after scripts ran."""
-    assert CHROMIUM is not None
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,900",
-        "--virtual-time-budget=8000",
-        f"--screenshot={screenshot}" if screenshot else "--dump-dom",
-        url,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)  # noqa: S603
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
-def assert_png(path: Path, width: int, height: int) -> None:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert struct.unpack(">II", data[16:24]) == (width, height)
-    assert len(data) > 20_000  # a blank page compresses to a few kB
-
-
-def test_the_docs_start_page_renders(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
+def test_the_docs_start_page_shows_its_navigation_and_the_quickstart_code(tmp_path: Path) -> None:
+    site = build_docs(tmp_path / "site")
+    quickstart = (ROOT / "docs/examples/quickstart.py").read_text().strip()
     app = Starlette()
     app.mount("/", StaticFiles(directory=site, html=True))
-    with serve(app) as url:
-        dom = browse(url + "/", tmp_path / "profile")
-        concepts = browse(url + "/concepts/", tmp_path / "profile")
-        browse(url + "/", tmp_path / "profile", screenshot=tmp_path / "docs.png")
-    assert "Getting started" in dom
-    assert "FastAPI guide" in dom  # the navigation rendered
-    assert 'src="../images/flow.svg"' in concepts
-    assert_png(tmp_path / "docs.png", 1280, 900)
+    with serve(app) as url, browser_page(tmp_path / "artifacts") as page:
+        page.open(url + "/")
+        navigation = page.text("nav.md-nav--primary")
+        code = page.code_blocks()
+        page.open(url + "/concepts/")
+        diagram = page.page.locator("img[src$='flow.svg']")
+        diagram_loaded = diagram.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert [item for item in NAVIGATION if item not in navigation] == []
+    assert any(quickstart in block for block in code), code
+    assert not any("--8<--" in block or "--8 <" in block for block in code), code
+    assert diagram_loaded, "the flow diagram on the Concepts page did not load"
+    assert page.blocked == []  # the site needs nothing from the internet
+    assert page.errors == []
 
 
-def test_swagger_ui_of_the_example_renders(tmp_path: Path) -> None:
+def test_swagger_ui_of_the_example_lists_the_operations_and_authorize(tmp_path: Path) -> None:
     app = create_app(GatekeeperSettings(password=[SecretStr(DEMO_PASSWORD)]))
-    with serve(app) as url:
-        dom = browse(url + "/docs", tmp_path / "profile")
-        browse(url + "/docs", tmp_path / "profile", screenshot=tmp_path / "swagger.png")
-    assert "/system/ping" in dom  # Swagger UI fetched the schema and drew the operations
-    assert "Authorize" in dom  # the security scheme of the guarded routes
-    assert_png(tmp_path / "swagger.png", 1280, 900)
+    schema = app.openapi()
+    operations = {
+        (method.upper(), path) for path, methods in schema["paths"].items() for method in methods
+    }
+    schemes = set(schema["components"]["securitySchemes"])
+    with serve(app) as url, browser_page(tmp_path / "artifacts") as page:
+        page.open(url + "/docs")
+        page.wait_for_text("/system/ping", selector=".swagger-ui")
+        summaries = page.page.locator(".opblock-summary").all_inner_texts()
+        authorize = page.text("button.authorize")
+        page.click("Authorize")
+        page.wait_for_text("Available authorizations", selector=".modal-ux")
+        dialog = page.text(".modal-ux h4")
+        page.fill("auth-bearer-value", "a-pasted-token")
+        page.click("Apply credentials")
+        page.wait_for_text("Logout", selector=".modal-ux")
+        authorized = page.text(".modal-ux")
+        page.click("Close")
+        locked = page.page.locator("button.authorize.locked").count()
+    shown = {tuple(summary.split("\n")[:2]) for summary in summaries}
+    assert len(operations) >= 5
+    assert shown == operations
+    assert authorize.strip() == "Authorize"
+    assert schemes
+    assert [name for name in schemes if name not in dialog] == []
+    assert "Authorized" in authorized
+    assert "a-pasted-token" not in authorized  # Swagger UI masks what was pasted
+    assert locked == 1  # the padlock closed: the token will be sent
+    assert page.blocked == []  # Swagger UI is served from the package, not a CDN
+    assert page.errors == []
