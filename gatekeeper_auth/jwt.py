@@ -237,7 +237,7 @@ class FeideJWT:
         sub = _text(claims, "sub", required=True) or ""
         scope = _text(claims, "scope", required=False, empty=True) or ""
         if "act" in claims and not isinstance(claims["act"], dict):
-            raise _invalid("the act claim is not an object")
+            raise _invalid("the token's act claim is not an object")
         eppn = _text(claims, EPPN, required=False)
         nin = _text(claims, NIN, required=False)
         for name in USER_CLAIMS - {EPPN, NIN}:
@@ -336,6 +336,8 @@ def _reason(error: Exception) -> str:
         return "the token's signature does not verify"
     if isinstance(error, e.InvalidAlgorithmError):
         return "the token's algorithm is not RS256"
+    if isinstance(error, e.InvalidSubjectError):
+        return "the token's sub claim is not a printable string"
     if isinstance(error, e.InvalidIssuedAtError):
         return "the token's iat is not a number"
     return "the token is malformed"
@@ -346,7 +348,7 @@ def _number(claims: Mapping[str, Any], name: str, *, required: bool) -> float:
     if value is None and not required:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _invalid(f"the {name} claim is not a number")
+        raise _invalid(f"the token's {name} claim is not a number")
     return float(value)
 
 
@@ -357,7 +359,7 @@ def _text(
     if value is None and not required:
         return None
     if not isinstance(value, str) or (not value and not empty) or not value.isprintable():
-        raise _invalid(f"the {name} claim is not a printable string")
+        raise _invalid(f"the token's {name} claim is not a printable string")
     return value
 
 
