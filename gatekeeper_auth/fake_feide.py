@@ -8,6 +8,7 @@ rotates keys. Never use it in production: anyone holding this object can mint to
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -16,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gatekeeper_auth.jwt import EPPN, FEIDE_ISSUER, NIN
 
@@ -33,7 +34,8 @@ class FakeFeideIssuer:
     - `rotate()`: a new signing key (the old one stays published unless `keep_old=False`).
     - `app`: an ASGI app answering `/openid/jwks` and `/.well-known/openid-configuration`;
       `transport()`: an httpx2 transport to it for `FeideJWT(transport=...)`.
-    - `down = True` makes the key endpoint answer 503; `jwks_requests` counts its answers.
+    - `down = True` makes the key endpoint answer 503, `delay` makes `app` answer it late;
+      `jwks_requests` counts its answers.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class FakeFeideIssuer:
         self.lifetime = lifetime
         self.key_size = key_size
         self.down = False
+        self.delay = 0.0
         self.jwks_requests = 0
         self._keys: dict[str, Any] = {}
         self.kid = ""
@@ -189,19 +192,29 @@ class FakeFeideIssuer:
             return 200, json.dumps(self.jwks()).encode()
         return 404, b'{"error": "not_found"}'
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI app serving the key set and the OpenID configuration."""
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                kind = message["type"].rsplit(".", 1)[-1]  # startup / shutdown
-                await send({"type": f"lifespan.{kind}.complete"})
-                if kind == "shutdown":
-                    return
-        status, body = self._answer(scope["path"])
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    @property
+    def app(self) -> ASGIApp:
+        """An ASGI app serving the key set and the OpenID configuration (mount it, or serve it
+        with uvicorn)."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "lifespan":
+                while True:
+                    kind = (await receive())["type"].rsplit(".", 1)[-1]  # startup / shutdown
+                    await send({"type": f"lifespan.{kind}.complete"})
+                    if kind == "shutdown":
+                        return
+            if self.delay and scope["path"] == "/openid/jwks":
+                await asyncio.sleep(self.delay)
+            status, body = self._answer(scope["path"])
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        return app
 
     def transport(self) -> Any:
         """An httpx2 transport answering like `app`, without sockets."""
