@@ -51,6 +51,10 @@ USER_CLAIMS: Final = frozenset(
     }
 )
 FEIDE_CLAIM_PREFIX: Final = "https://n.feide.no/claims/"
+#: The claims of every token, user or system (`jti` is not Feide's but is no user claim either).
+TOKEN_CLAIMS: Final = frozenset(
+    {"aud", "iss", "iat", "exp", "nbf", "client_id", "sub", "scope", "act", "jti"}
+)
 #: A Feide JWT is 1-2 KB; anything far larger is refused before it is parsed.
 MAX_TOKEN_BYTES: Final = 16 * 1024
 WWW_AUTHENTICATE: Final = 'Bearer error="invalid_token"'
@@ -238,13 +242,17 @@ class FeideJWT:
         scope = _text(claims, "scope", required=False, empty=True) or ""
         if "act" in claims and not isinstance(claims["act"], dict):
             raise _invalid("the token's act claim is not an object")
-        eppn = _text(claims, EPPN, required=False)
-        nin = _text(claims, NIN, required=False)
-        for name in USER_CLAIMS - {EPPN, NIN}:
-            _text(claims, name, required=False, empty=True)
-        has_user_claim = any(
-            name in USER_CLAIMS or name.startswith(FEIDE_CLAIM_PREFIX) for name in claims
-        )
+        # Most tokens carry only the claims every token has: check the others, usually none.
+        others = claims.keys() - TOKEN_CLAIMS
+        has_user_claim = False
+        for name in others:
+            if name in USER_CLAIMS:
+                _text(claims, name, required=True, empty=name == "name")
+                has_user_claim = True
+            elif name.startswith(FEIDE_CLAIM_PREFIX):
+                has_user_claim = True
+        eppn = claims.get(EPPN)
+        nin = claims.get(NIN)
         is_user = sub != client_id or has_user_claim
         secondary = []
         if eppn:
