@@ -43,6 +43,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
+from benchmarks.jwt_overhead import jwt_rows
+from benchmarks.jwt_overhead import report as jwt_report
 from gatekeeper_auth import GatekeeperMiddleware, Identity, require_system
 
 PASSWORD = "benchmark-password"
@@ -418,6 +420,7 @@ def main() -> None:
     samples = asyncio.run(in_process(rounds, per_round))
     http = http_level(seconds, slices)
     result: dict[str, Any] = {
+        "jwt": jwt_rows(),
         "us_per_request": {k: round(statistics.median(v), 2) for k, v in samples.items()},
         "http": {k: round(v, 1) for k, v in http.items()},
         "ratios": {k: round(v, 3) for k, v in ratios(samples, http).items()},
@@ -444,6 +447,8 @@ def main() -> None:
             met = value <= bound if op == "<=" else value >= bound
             mark = f"{op} {bound:.2f}  {'met' if met else 'NOT met'}"
         print(f"{name:38} {value:7.3f}  {mark}")
+    print()
+    print(jwt_report(result["jwt"]))  # FeideJWT's rows (benchmarks/jwt_overhead.py)
     print(f"\n{result['machine']}; {result['seconds']} s")
 
 

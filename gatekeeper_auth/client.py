@@ -1,26 +1,40 @@
-"""Calling a gatekeeper-protected API as a system: an `httpx.Auth` for client credentials.
+"""Calling protected APIs: client credentials for the gatekeeper, token exchange for Feide JWTs.
 
 ```python
 auth = ClientCredentialsAuth(client_id, client_secret)
-async with httpx.AsyncClient(auth=auth) as http:
+async with httpx2.AsyncClient(auth=auth) as http:          # behind the API Gatekeeper
     await http.get("https://myapi.dataporten-api.no/reports")
+
+jwt_auth = TokenExchangeAuth(auth, audience="https://n.feide.no/datasources/<id>", scope=["read"])
+async with httpx2.AsyncClient(auth=jwt_auth) as http:      # a data source taking Feide JWTs
+    await http.get("https://api.example.org/reports")
 ```
 
-The token is fetched from the token endpoint (Dataporten's unless `token_url=` says otherwise),
-cached until shortly before it expires, fetched once for any number of concurrent requests, and
-fetched again once if the API answers 401. The secret and tokens never appear in reprs or logs.
+Both are `httpx2.Auth` and `httpx.Auth` at once (one flow serves both libraries and both sync
+and async clients). A token is cached until shortly before it expires, fetched once for any
+number of concurrent requests, and fetched again once if the API answers 401. Secrets and
+tokens never appear in reprs or logs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterable
+from typing import Any
 
 import httpx
+import httpx2
 
 DATAPORTEN_TOKEN_URL = "https://auth.dataporten.no/oauth/token"  # noqa: S105 (a URL)
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a URN)
+
+Request = Any  # an httpx2.Request or an httpx.Request: the flow builds its own of the same kind
+Response = Any
 
 
 class TokenError(Exception):
@@ -33,31 +47,18 @@ class TokenError(Exception):
         self.status_code = status_code
 
 
-class ClientCredentialsAuth(httpx.Auth):
-    """Adds `Authorization: Bearer <token>` from the client credentials flow to each request.
+class _CachedTokenAuth(httpx2.Auth, httpx.Auth):
+    """The shared flow: a cached bearer token, one fetch at a time, one retry after a 401.
 
-    - `scopes`: names to ask for (`gk_myapi`, `gk_myapi_read`); None asks for the client's own.
-    - `refresh_margin`: seconds before `expires_in` runs out at which a token counts as stale.
-    - `attempts`: tries at the token endpoint when it answers 5xx (a 4xx is final at once).
-    Works with `httpx.Client` and `httpx.AsyncClient` alike; share one instance per client.
+    Subclasses say how to fetch (`_fetch`, a generator of token-endpoint requests that returns
+    the token and its lifetime in seconds).
     """
 
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        *,
-        token_url: str = DATAPORTEN_TOKEN_URL,
-        scopes: Iterable[str] | None = None,
-        refresh_margin: float = 60.0,
-        attempts: int = 3,
-    ) -> None:
+    refresh_margin: float
+
+    def __init__(self, *, refresh_margin: float, attempts: int) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
-        self.client_id = client_id
-        self._secret = client_secret
-        self.token_url = token_url
-        self.scopes = None if scopes is None else " ".join(scopes)
         self.refresh_margin = refresh_margin
         self.attempts = attempts
         self._token: str | None = None
@@ -65,37 +66,33 @@ class ClientCredentialsAuth(httpx.Auth):
         #: How many tokens this instance has fetched: for tests and metrics.
         self.fetches = 0
         self._thread_lock = threading.Lock()
-        self._async_lock: asyncio.Lock | None = None
+        # An asyncio.Lock belongs to one event loop: a client used from another loop gets its own.
+        self._async_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
-    def __repr__(self) -> str:
-        return f"ClientCredentialsAuth(client_id={self.client_id!r}, token_url={self.token_url!r})"
+    def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
+        """Both libraries call the two flows below; this one (their common base) is the sync."""
+        return self.sync_auth_flow(request)
 
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
+    def sync_auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         for last_try in (False, True):
             token = self._fresh_token()
             if token is None:
                 with self._thread_lock:  # one fetch; the other threads wait, then reuse it
-                    token = self._fresh_token() or (yield from self._fetch_sync(request))
+                    token = self._fresh_token() or (yield from self._drive_sync(request))
             response = yield self._authorize(request, token)
             if response.status_code != 401 or last_try:
                 return
             self._forget(token)
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if self._async_lock is None:
-            self._async_lock = asyncio.Lock()
+    async def async_auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
         for last_try in (False, True):
             token = self._fresh_token()
             if token is None:
-                async with self._async_lock:  # one fetch; the other tasks wait, then reuse it
+                async with self._lock():  # one fetch; the other tasks wait, then reuse it
                     token = self._fresh_token()
                     if token is None:
-                        # An async generator cannot `yield from`: drive `_fetch` by hand.
-                        fetch = self._fetch(request)
+                        # An async generator cannot `yield from`: drive `_fetch_and_store` by hand.
+                        fetch = self._fetch_and_store(request)
                         outgoing = next(fetch)
                         while token is None:
                             incoming = yield outgoing
@@ -109,13 +106,14 @@ class ClientCredentialsAuth(httpx.Auth):
                 return
             self._forget(token)
 
-    def _forget(self, token: str) -> None:
-        """The API refused `token`: drop it, unless another request already replaced it."""
-        if self._token == token:
-            self._token = None
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._async_lock is None or self._async_lock[0] is not loop:
+            self._async_lock = (loop, asyncio.Lock())
+        return self._async_lock[1]
 
-    def _fetch_sync(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, str]:
-        fetch = self._fetch(request)
+    def _drive_sync(self, request: Request) -> Generator[Request, Response, str]:
+        fetch = self._fetch_and_store(request)
         outgoing = next(fetch)
         while True:
             incoming = yield outgoing
@@ -126,15 +124,35 @@ class ClientCredentialsAuth(httpx.Auth):
                 token: str = done.value
                 return token
 
-    def _fetch(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, str]:
-        """Ask the token endpoint, retrying a 5xx up to `attempts` times in all.
+    def _fetch_and_store(self, request: Request) -> Generator[Request, Response, str]:
+        token, lifetime = yield from self._fetch(request)
+        self._token = token
+        self._stale_at = time.monotonic() + max(0.0, lifetime - self.refresh_margin)
+        self.fetches += 1
+        return token
 
-        The caller reads each response's body before sending it in (sync or async).
+    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
+        raise NotImplementedError
+
+    def _post(
+        self, request: Request, url: str, form: dict[str, str], basic: tuple[str, str] | None
+    ) -> Generator[Request, Response, Response]:
+        """POST `form` to a token endpoint, retrying a 5xx up to `attempts` times in all.
+
+        The request is of the same library as `request`, with the same timeouts; the caller
+        reads each response's body before sending it in (sync or async).
         """
+        headers = {}
+        if basic is not None:
+            pair = f"{basic[0]}:{basic[1]}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         for attempt in range(1, self.attempts + 1):
-            response = yield self._token_request(request)
+            token_request = type(request)(
+                "POST", url, data=form, headers=headers, extensions=dict(request.extensions)
+            )
+            response = yield token_request
             if response.status_code < 500 or attempt == self.attempts:
-                return self._store(response)
+                return response
         raise AssertionError("unreachable")
 
     def _fresh_token(self) -> str | None:
@@ -142,45 +160,152 @@ class ClientCredentialsAuth(httpx.Auth):
             return self._token
         return None
 
-    def _authorize(self, request: httpx.Request, token: str) -> httpx.Request:
+    def _forget(self, token: str) -> None:
+        """The API refused `token`: drop it, unless another request already replaced it."""
+        if self._token == token:
+            self._token = None
+
+    def _authorize(self, request: Request, token: str) -> Request:
         request.headers["Authorization"] = f"Bearer {token}"
         return request
 
-    def _token_request(self, request: httpx.Request) -> httpx.Request:
-        """The token request, with the same timeouts as the API request it serves."""
+
+class ClientCredentialsAuth(_CachedTokenAuth):
+    """Adds `Authorization: Bearer <token>` from the client credentials flow to each request.
+
+    - `scopes`: names to ask for (`gk_myapi`, `gk_myapi_read`); None asks for the client's own.
+    - `refresh_margin`: seconds before `expires_in` runs out at which a token counts as stale.
+    - `attempts`: tries at the token endpoint when it answers 5xx (a 4xx is final at once).
+    Works with `httpx2` and `httpx` clients, sync and async alike; share one instance per client.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        token_url: str = DATAPORTEN_TOKEN_URL,
+        scopes: Iterable[str] | None = None,
+        refresh_margin: float = 60.0,
+        attempts: int = 3,
+    ) -> None:
+        super().__init__(refresh_margin=refresh_margin, attempts=attempts)
+        self.client_id = client_id
+        self._secret = client_secret
+        self.token_url = token_url
+        self.scopes = None if scopes is None else " ".join(scopes)
+
+    def __repr__(self) -> str:
+        return f"ClientCredentialsAuth(client_id={self.client_id!r}, token_url={self.token_url!r})"
+
+    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
         form = {"grant_type": "client_credentials"}
         if self.scopes is not None:
             form["scope"] = self.scopes
-        basic = httpx.BasicAuth(self.client_id, self._secret)
-        token_request = httpx.Request(
-            "POST", self.token_url, data=form, extensions=dict(request.extensions)
-        )
-        return next(basic.auth_flow(token_request))
+        basic = (self.client_id, self._secret)
+        response = yield from self._post(request, self.token_url, form, basic)
+        return token_from(response)
 
-    def _store(self, response: httpx.Response) -> str:
-        if response.status_code != 200:
-            try:
-                body = response.json()
-                error = str(body["error"])
-                description = str(body.get("error_description", ""))
-            except (ValueError, KeyError, TypeError):
-                error, description = "http_error", f"HTTP {response.status_code}"
-            raise TokenError(error, description, response.status_code)
+
+class TokenExchangeAuth(_CachedTokenAuth):
+    """Exchanges the caller's access token for a Feide JWT for one data source (RFC 8693).
+
+    - `subject`: a `ClientCredentialsAuth` (a system calling; its token is fetched as needed and
+      its client id and secret authenticate the exchange), or a user's access token (a str).
+    - `audience`: the data source, `https://n.feide.no/datasources/<id>`.
+    - `scope`: the data source's access levels to ask for.
+    - `client_id`/`client_secret`: to authenticate the exchange when `subject` is a str.
+    One instance caches one JWT, so it caches per (audience, scope), until `refresh_margin`
+    seconds before it expires (Feide's live about 300 s). Errors raise `TokenError`.
+    """
+
+    def __init__(
+        self,
+        subject: ClientCredentialsAuth | str,
+        *,
+        audience: str,
+        scope: Iterable[str] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_url: str | None = None,
+        refresh_margin: float = 30.0,
+        attempts: int = 3,
+    ) -> None:
+        super().__init__(refresh_margin=refresh_margin, attempts=attempts)
+        if not audience:
+            raise ValueError("TokenExchangeAuth needs audience=: the data source's URL")
+        self.subject = subject
+        self.audience = audience
+        self.scope = None if scope is None else " ".join(scope)
+        if isinstance(subject, ClientCredentialsAuth):
+            client_id = client_id or subject.client_id
+            client_secret = client_secret or subject._secret
+            token_url = token_url or subject.token_url
+        self.client_id = client_id
+        self._secret = client_secret
+        self.token_url = token_url or DATAPORTEN_TOKEN_URL
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenExchangeAuth(audience={self.audience!r}, scope={self.scope!r}, "
+            f"token_url={self.token_url!r})"
+        )
+
+    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
+        subject = self.subject
+        if isinstance(subject, ClientCredentialsAuth):
+            subject_token = subject._fresh_token() or (yield from subject._fetch_and_store(request))
+        else:
+            subject_token = subject
+        form = {
+            "grant_type": TOKEN_EXCHANGE,
+            "subject_token": subject_token,
+            "subject_token_type": ACCESS_TOKEN_TYPE,
+            "audience": self.audience,
+        }
+        if self.scope is not None:
+            form["scope"] = self.scope
+        basic = None
+        if self.client_id is not None and self._secret is not None:
+            basic = (self.client_id, self._secret)
+        response = yield from self._post(request, self.token_url, form, basic)
+        return token_from(response, jwt=True)
+
+
+def token_from(response: Response, *, jwt: bool = False) -> tuple[str, float]:
+    """The token and its lifetime from an RFC 6749 / RFC 8693 token response, or `TokenError`.
+
+    Without `expires_in`, a JWT's own `exp` gives the lifetime (read, not verified: the data
+    source verifies it); anything else is used once and not cached.
+    """
+    if response.status_code != 200:
         try:
             body = response.json()
-            token = body["access_token"]
-            expires_in = float(body["expires_in"])
+            error = str(body["error"])
+            description = str(body.get("error_description", ""))
         except (ValueError, KeyError, TypeError):
-            raise TokenError(
-                "invalid_response", "the answer is not a token response", 200
-            ) from None
-        if (
-            not isinstance(token, str)
-            or not token
-            or str(body.get("token_type")).lower() != "bearer"
-        ):
-            raise TokenError("invalid_response", "the answer holds no bearer token", 200)
-        self._token = token
-        self._stale_at = time.monotonic() + max(0.0, expires_in - self.refresh_margin)
-        self.fetches += 1
-        return token
+            error, description = "http_error", f"HTTP {response.status_code}"
+        raise TokenError(error, description, response.status_code)
+    try:
+        body = response.json()
+        token = body["access_token"]
+    except (ValueError, KeyError, TypeError):
+        raise TokenError("invalid_response", "the answer is not a token response", 200) from None
+    if not isinstance(token, str) or not token or str(body.get("token_type")).lower() != "bearer":
+        raise TokenError("invalid_response", "the answer holds no bearer token", 200)
+    try:
+        lifetime = float(body["expires_in"]) if "expires_in" in body else None
+    except (ValueError, TypeError):
+        raise TokenError("invalid_response", "expires_in is not a number", 200) from None
+    if lifetime is None:
+        lifetime = _jwt_lifetime(token) if jwt else 0.0
+    return token, lifetime
+
+
+def _jwt_lifetime(token: str) -> float:
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return max(0.0, float(claims["exp"]) - time.time())
+    except (IndexError, ValueError, KeyError, TypeError):
+        return 0.0

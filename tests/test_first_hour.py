@@ -1,4 +1,4 @@
-"""What got in a newcomer's way (issue 14 items 3-5 and 8) and the renamed public names (issue 13)."""
+"""What got in a newcomer's way (issue 14, items 3-5 and 8), and renamed names (issue 13)."""
 
 import base64
 import logging

@@ -1,0 +1,380 @@
+"""Feide JWT access tokens, checked strictly and turned into the gatekeeper's `Identity`.
+
+The rules are Feide's ("Using JWT tokens", the "Tokens" reference): RS256 against the key set at
+`jwks_url`, `iss` exactly Feide's, `aud` the data source, `iat`/`nbf` <= now < `exp`. The
+algorithm is fixed here, never read from the token; `jku`, `x5u` and embedded keys in the header
+are never looked at; `typ: JWT` and a missing `jti` are what Feide sends, so both are accepted.
+
+This module imports on a plain install: PyJWT and httpx2 are imported when `FeideJWT` is built,
+and a missing one is named then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from gatekeeper_auth.errors import ConfigurationError, Refusal
+from gatekeeper_auth.identity import Identity, SecondaryId
+from gatekeeper_auth.jwks import KeySet
+
+logger = logging.getLogger("gatekeeper_auth")
+
+FEIDE_ISSUER: Final = "https://auth.dataporten.no"
+FEIDE_JWKS_URL: Final = "https://auth.dataporten.no/openid/jwks"
+EPPN: Final = "https://n.feide.no/claims/eduPersonPrincipalName"
+NIN: Final = "https://n.feide.no/claims/nin"
+#: Claims about the end user. Feide documents `name`, the eduPersonPrincipalName and the nin;
+#: the OpenID Connect profile claims and any other claim in Feide's namespace count too, so a
+#: user claim Feide adds later makes a token a user's rather than a system's (fail closed).
+USER_CLAIMS: Final = frozenset(
+    {
+        "name",
+        "given_name",
+        "family_name",
+        "email",
+        "picture",
+        "preferred_username",
+        EPPN,
+        NIN,
+    }
+)
+FEIDE_CLAIM_PREFIX: Final = "https://n.feide.no/claims/"
+#: The claims of every token, user or system (`jti` is not Feide's but is no user claim either).
+TOKEN_CLAIMS: Final = frozenset(
+    {"aud", "iss", "iat", "exp", "nbf", "client_id", "sub", "scope", "act", "jti"}
+)
+#: A Feide JWT is 1-2 KB; anything far larger is refused before it is parsed.
+MAX_TOKEN_BYTES: Final = 16 * 1024
+WWW_AUTHENTICATE: Final = 'Bearer error="invalid_token"'
+_B64URL: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_LOOPBACK: Final = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def looks_like_jwt(value: bytes) -> bool:
+    """True for a Bearer value shaped like a JWT: exactly two dots (an empty signature too)."""
+    return value.count(b".") == 2
+
+
+def _invalid(reason: str) -> Refusal:
+    """The refusal for any failed check. `reason` is one of our fixed phrases, never a piece
+    of the token, so it is safe in the log and in the answer."""
+    logger.info("gatekeeper_auth refused a JWT: %s", reason)
+    return Refusal("token_invalid", reason, www_authenticate=WWW_AUTHENTICATE)
+
+
+class FeideJWT:
+    """Verifies Feide JWT access tokens for one data source (`audience`).
+
+    - `audience`: `https://n.feide.no/datasources/<id>`, the data source the tokens are for.
+    - `issuer`, `jwks_url`: Feide's; change them only for a local Feide (`jwks_url` must be
+      `https`, except on 127.0.0.1, ::1 or localhost).
+    - `leeway`: seconds of clock skew forgiven on `exp`, `nbf` and `iat` (30; at most 300).
+    - `refetch_interval`: the least seconds between two key fetches caused by unknown `kid`s.
+    - `max_cached`: how many verified tokens are remembered, each until its `exp`.
+    - `transport`: an httpx2 transport for the key fetches (tests; `FakeFeideIssuer.transport()`).
+    """
+
+    looks_like_jwt = staticmethod(looks_like_jwt)
+
+    def __init__(
+        self,
+        *,
+        audience: str,
+        issuer: str = FEIDE_ISSUER,
+        jwks_url: str = FEIDE_JWKS_URL,
+        leeway: float = 30.0,
+        refetch_interval: float = 5.0,
+        max_cached: int = 10_000,
+        fetch_timeout: float = 5.0,
+        transport: Any = None,
+    ) -> None:
+        try:
+            import httpx2  # noqa: F401 (checked here so that a missing one is named at once)
+            import jwt
+            from jwt.algorithms import has_crypto
+        except ImportError as error:
+            raise ConfigurationError(
+                f"FeideJWT needs PyJWT with cryptography and httpx2 ({error.name} is missing): "
+                "pip install 'gatekeeper-auth[jwt]'"
+            ) from None
+        if not has_crypto:
+            raise ConfigurationError(
+                "FeideJWT needs cryptography for RS256: pip install 'gatekeeper-auth[jwt]'"
+            )
+        if not isinstance(audience, str) or not audience.strip() or audience != audience.strip():
+            raise ConfigurationError(
+                "FeideJWT needs audience= (or GATEKEEPER_JWT_AUDIENCE): your data source's "
+                "https://n.feide.no/datasources/<id>, without spaces."
+            )
+        if not isinstance(issuer, str) or not issuer:
+            raise ConfigurationError(f"FeideJWT issuer= must be a URL, such as {FEIDE_ISSUER}.")
+        _check_jwks_url(jwks_url)
+        if not 0 <= leeway <= 300:
+            raise ConfigurationError("FeideJWT leeway= is seconds between 0 and 300 (30 is usual).")
+        if max_cached < 0 or refetch_interval < 0 or fetch_timeout <= 0:
+            raise ConfigurationError(
+                "FeideJWT max_cached= and refetch_interval= cannot be negative, "
+                "and fetch_timeout= must be positive."
+            )
+        self.audience = audience
+        self.issuer = issuer
+        self.jwks_url = jwks_url
+        self.leeway = float(leeway)
+        self.max_cached = max_cached
+        self.keys = KeySet(
+            jwks_url, refetch_interval=refetch_interval, timeout=fetch_timeout, transport=transport
+        )
+        self._jwt = jwt.PyJWT()
+        self._errors = jwt.PyJWTError
+        self._options: Any = {
+            "require": ["exp", "iat", "iss", "aud", "sub", "client_id"],
+            "verify_signature": True,
+            "strict_aud": False,
+        }
+        self._cache: dict[bytes, tuple[Identity, float]] = {}
+        self._retry: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"FeideJWT(audience={self.audience!r}, issuer={self.issuer!r}, "
+            f"jwks_url={self.jwks_url!r}, leeway={self.leeway})"
+        )
+
+    def cached(self, token: bytes) -> Identity | None:
+        """The identity of a token verified before and not yet expired, else None.
+
+        Safe because the entry is the result of a full verification of these exact bytes, and
+        it goes at the token's own `exp`. A key Feide withdraws is honoured for tokens already
+        seen until they expire (at most their 300 s life): the price of a dict lookup.
+        """
+        entry = self._cache.get(token)
+        if entry is None:
+            return None
+        if entry[1] <= time.time():
+            self._cache.pop(token, None)
+            return None
+        return entry[0]
+
+    async def verify(self, token: bytes) -> Identity:
+        """Verify `token` fully and return its `Identity`.
+
+        Raises `Refusal("token_invalid")` (401) for any failed check and
+        `Refusal("keys_unavailable")` (503) when no key could be loaded from `jwks_url`.
+        """
+        if len(token) > MAX_TOKEN_BYTES:
+            raise _invalid(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
+        if not looks_like_jwt(token):
+            raise _invalid("the token is not three dot-separated segments")
+        kid = _header_kid(token)
+        key = await self.keys.get(kid)
+        if key is None:
+            if not self.keys.loaded:
+                raise Refusal(
+                    "keys_unavailable",
+                    "the keys to verify the token could not be loaded; try again shortly",
+                )
+            raise _invalid("the token's key id (kid) is not in the issuer's key set")
+        try:
+            claims = self._jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                options=self._options,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+            )
+        except self._errors as error:
+            raise _invalid(_reason(error)) from None
+        except Exception:  # the library choked on a malformed token: still a 401
+            raise _invalid("the token is malformed") from None
+        identity, exp = self._identity(claims, token)
+        self._remember(token, identity, exp)
+        return identity
+
+    async def start(self) -> None:
+        """Load the keys (at lifespan start-up). If `jwks_url` cannot be reached, log it and
+        keep retrying in the background; requests meanwhile get 503 `keys_unavailable`."""
+        if await self.keys.load():
+            return
+        logger.warning(
+            "gatekeeper_auth starts without JWT keys: retrying %s in the background", self.jwks_url
+        )
+        self._retry = asyncio.get_running_loop().create_task(self._keep_loading())
+
+    async def stop(self) -> None:
+        """Stop a background key retry (at lifespan shutdown)."""
+        retry, self._retry = self._retry, None
+        if retry is not None and not retry.done():
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
+
+    async def _keep_loading(self) -> None:
+        delay = 1.0
+        while not self.keys.loaded:
+            await asyncio.sleep(delay)
+            if await self.keys.load():
+                return
+            delay = min(delay * 2, 60.0)
+
+    def _identity(self, claims: dict[str, Any], token: bytes) -> tuple[Identity, float]:
+        """Check the claims' types (PyJWT checked presence and values) and build the Identity."""
+        if claims.get("iss") != self.issuer:  # PyJWT compares exactly too; kept as a guard
+            raise _invalid("the token is from another issuer")
+        exp = _number(claims, "exp", required=True)
+        _number(claims, "iat", required=True)
+        _number(claims, "nbf", required=False)
+        client_id = _text(claims, "client_id", required=True) or ""
+        sub = _text(claims, "sub", required=True) or ""
+        scope = _text(claims, "scope", required=False, empty=True) or ""
+        if "act" in claims and not isinstance(claims["act"], dict):
+            raise _invalid("the token's act claim is not an object")
+        # Most tokens carry only the claims every token has: check the others, usually none.
+        others = claims.keys() - TOKEN_CLAIMS
+        has_user_claim = False
+        for name in others:
+            if name in USER_CLAIMS:
+                _text(claims, name, required=True, empty=name == "name")
+                has_user_claim = True
+            elif name.startswith(FEIDE_CLAIM_PREFIX):
+                has_user_claim = True
+        eppn = claims.get(EPPN)
+        nin = claims.get(NIN)
+        is_user = sub != client_id or has_user_claim
+        secondary = []
+        if eppn:
+            secondary.append(SecondaryId("feide", eppn))
+        if nin:
+            secondary.append(SecondaryId("nin", nin))
+        identity = Identity(
+            kind="user" if is_user else "system",
+            client_id=client_id,
+            scopes=frozenset(scope.split()),
+            gatekeeper="",
+            user_id=sub if sub != client_id else None,
+            secondary_ids=tuple(secondary),
+            token=SecretStr(token.decode("ascii")),
+            source="jwt",
+            claims=_frozen(claims),
+        )
+        return identity, exp
+
+    def _remember(self, token: bytes, identity: Identity, exp: float) -> None:
+        if self.max_cached == 0:
+            return
+        if len(self._cache) >= self.max_cached:
+            now = time.time()
+            for stale in [t for t, (_, e) in self._cache.items() if e <= now]:
+                del self._cache[stale]
+            while len(self._cache) >= self.max_cached:  # still full: drop the oldest
+                del self._cache[next(iter(self._cache))]
+        self._cache[token] = (identity, exp)
+
+
+def _check_jwks_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or not host:
+        raise ConfigurationError(f"FeideJWT jwks_url= is not a URL: {url!r}")
+    if parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK):
+        return
+    raise ConfigurationError(
+        f"FeideJWT jwks_url= must be https ({FEIDE_JWKS_URL}); plain http is allowed only on "
+        "127.0.0.1, ::1 or localhost, for development."
+    )
+
+
+def _header_kid(token: bytes) -> str | None:
+    """The header's `kid`, after the checks PyJWT leaves to us: a JSON object, `alg` RS256,
+    `typ` JWT if present, no `crit` or `b64` (we understand no JOSE extension)."""
+    segment = token.partition(b".")[0]
+    if not segment or segment.translate(None, _B64URL):
+        raise _invalid("the token's header is not base64url")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):
+        raise _invalid("the token's header is not JSON") from None
+    if not isinstance(header, dict):
+        raise _invalid("the token's header is not a JSON object")
+    if header.get("alg") != "RS256":
+        raise _invalid("the token's algorithm is not RS256")
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
+        raise _invalid("the token's typ is not JWT")
+    if "crit" in header or "b64" in header:
+        raise _invalid("the token's header asks for an extension (crit, b64)")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise _invalid("the token's kid is not a string")
+    return kid
+
+
+def _reason(error: Exception) -> str:
+    """A fixed phrase for each PyJWT error (their messages can quote bytes of the token)."""
+    from jwt import exceptions as e
+
+    if isinstance(error, e.ExpiredSignatureError):
+        return "the token has expired"
+    if isinstance(error, e.ImmatureSignatureError):
+        return "the token is not valid yet (nbf or iat is in the future)"
+    if isinstance(error, e.InvalidAudienceError):
+        return "the token is for another audience"
+    if isinstance(error, e.InvalidIssuerError):
+        return "the token is from another issuer"
+    if isinstance(error, e.MissingRequiredClaimError):
+        return f"the token lacks the {error.claim} claim"
+    if isinstance(error, e.InvalidSignatureError):
+        return "the token's signature does not verify"
+    if isinstance(error, e.InvalidAlgorithmError):
+        return "the token's algorithm is not RS256"
+    if isinstance(error, e.InvalidSubjectError):
+        return "the token's sub claim is not a printable string"
+    if isinstance(error, e.InvalidIssuedAtError):
+        return "the token's iat is not a number"
+    return "the token is malformed"
+
+
+def _number(claims: Mapping[str, Any], name: str, *, required: bool) -> float:
+    value = claims.get(name)
+    if value is None and not required:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _invalid(f"the token's {name} claim is not a number")
+    return float(value)
+
+
+def _text(
+    claims: Mapping[str, Any], name: str, *, required: bool, empty: bool = False
+) -> str | None:
+    value = claims.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (not value and not empty) or not value.isprintable():
+        raise _invalid(f"the token's {name} claim is not a printable string")
+    return value
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only copy: objects as `MappingProxyType`, arrays as tuples, all the way down."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value

@@ -1,0 +1,432 @@
+"""FeideJWT: the Identity it builds, and every strict check, each with a token that breaks it."""
+
+import hashlib
+import hmac
+import logging
+import subprocess
+import sys
+import time
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
+import jwt as pyjwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+import gatekeeper_auth.jwt as jwt_module
+from gatekeeper_auth.errors import ConfigurationError
+from gatekeeper_auth.fake_feide import DEFAULT_CLIENT, DEFAULT_USER, FakeFeideIssuer
+from gatekeeper_auth.identity import SecondaryId
+from gatekeeper_auth.jwt import EPPN, NIN, FeideJWT, looks_like_jwt
+from tests.jwt_support import INVALID, b64, refusal, verifier, verify
+
+
+@pytest.fixture(scope="module")
+def issuer() -> FakeFeideIssuer:
+    return FakeFeideIssuer()
+
+
+@pytest.fixture
+def feide(issuer: FakeFeideIssuer) -> FeideJWT:
+    return verifier(issuer)
+
+
+# --- the Identity ---------------------------------------------------------------------------
+
+
+def test_system_token_gives_a_system_identity(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
+    token = issuer.mint(scope="read append")
+    identity = verify(feide, token)
+    assert identity.kind == "system"
+    assert identity.client_id == DEFAULT_CLIENT
+    assert identity.user_id is None
+    assert identity.scopes == frozenset({"read", "append"})
+    assert identity.secondary_ids == ()
+    assert identity.gatekeeper == ""
+    assert identity.acr is None
+    assert identity.source == "jwt"
+    assert identity.token is not None
+    assert identity.token.get_secret_value() == token
+    assert token not in repr(identity)
+    assert thaw(identity.claims) == pyjwt.decode(token, options={"verify_signature": False})
+
+
+def thaw(value: Any) -> Any:
+    if isinstance(value, MappingProxyType):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def test_user_token_gives_a_user_identity_with_secondary_ids(
+    issuer: FakeFeideIssuer, feide: FeideJWT
+) -> None:
+    token = issuer.mint(
+        user_id=DEFAULT_USER, user_claims={"name": "Bekymret Sky", EPPN: "bsk@uinn.no", NIN: "1"}
+    )
+    identity = verify(feide, token)
+    assert identity.kind == "user"
+    assert identity.user_id == DEFAULT_USER
+    assert identity.client_id == DEFAULT_CLIENT
+    assert identity.secondary_ids == (SecondaryId("feide", "bsk@uinn.no"), SecondaryId("nin", "1"))
+    assert identity.source == "jwt"
+
+
+def test_feides_reference_example_sub_equal_to_client_id_with_user_claims_is_a_user(
+    issuer: FakeFeideIssuer, feide: FeideJWT
+) -> None:
+    token = issuer.mint(user_claims={"name": "Bekymret Sky", EPPN: "bsk@uinn.no"})
+    identity = verify(feide, token)
+    assert identity.kind == "user"
+    assert identity.user_id is None  # sub is the client id: no user id to give
+    assert identity.secondary_ids == (SecondaryId("feide", "bsk@uinn.no"),)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["name", EPPN, NIN, "email", "https://n.feide.no/claims/someFutureUserClaim"],
+)
+def test_any_user_claim_makes_a_token_a_users(
+    issuer: FakeFeideIssuer, feide: FeideJWT, claim: str
+) -> None:
+    identity = verify(feide, issuer.mint(user_claims={claim: "x"}))
+    assert identity.kind == "user"
+
+
+def test_user_token_without_user_claims_is_a_user_by_its_sub(
+    issuer: FakeFeideIssuer, feide: FeideJWT
+) -> None:
+    identity = verify(feide, issuer.mint(user_id=DEFAULT_USER, user_claims={}))
+    assert (identity.kind, identity.user_id, identity.secondary_ids) == ("user", DEFAULT_USER, ())
+
+
+def test_claims_are_read_only_all_the_way_down(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
+    claims: Any = verify(feide, issuer.mint()).claims
+    assert isinstance(claims, MappingProxyType)
+    with pytest.raises(TypeError):
+        claims["sub"] = "someone else"
+    with pytest.raises(TypeError):
+        claims["act"]["sub"] = "someone else"
+
+
+def test_scope_absent_gives_no_scopes(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
+    assert verify(feide, issuer.mint(drop=["scope"])).scopes == frozenset()
+
+
+# --- the cache of verified tokens -----------------------------------------------------------
+
+
+def test_cached_knows_a_token_only_after_it_was_verified(
+    issuer: FakeFeideIssuer, feide: FeideJWT
+) -> None:
+    token = issuer.mint().encode()
+    assert feide.cached(token) is None
+    identity = verify(feide, token)
+    assert feide.cached(token) is identity
+    assert feide.cached(token + b"x") is None
+
+
+def test_cached_forgets_a_token_at_its_exp(
+    issuer: FakeFeideIssuer, feide: FeideJWT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = issuer.mint(lifetime=60).encode()
+    verify(feide, token)
+    later = time.time() + 61
+    monkeypatch.setattr(jwt_module, "time", SimpleNamespace(time=lambda: later))
+    assert feide.cached(token) is None
+    assert token not in feide._cache
+
+
+def test_cache_is_bounded(issuer: FakeFeideIssuer) -> None:
+    feide = verifier(issuer, max_cached=2)
+    tokens = [issuer.mint(scope=f"s{i}").encode() for i in range(3)]
+    for token in tokens:
+        verify(feide, token)
+    assert len(feide._cache) == 2
+    assert feide.cached(tokens[0]) is None  # the oldest went
+    assert feide.cached(tokens[2]) is not None
+
+
+def test_a_refused_token_is_not_cached(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
+    token = issuer.mint(audience="https://n.feide.no/datasources/other")
+    refusal(feide, token)
+    assert feide.cached(token.encode()) is None
+
+
+# --- strictness: each row is a token that one check alone refuses ---------------------------
+
+
+def hs256_with_public_key(issuer: FakeFeideIssuer) -> str:
+    """The algorithm-confusion attack: HS256 keyed with the issuer's public key (PEM)."""
+    pem = issuer.private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signing_input = (
+        f"{b64({'alg': 'HS256', 'typ': 'JWT', 'kid': issuer.kid})}.{b64(issuer.claims())}"
+    )
+    signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+def unsigned(issuer: FakeFeideIssuer) -> str:
+    return f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': issuer.kid})}.{b64(issuer.claims())}."
+
+
+def rs512(issuer: FakeFeideIssuer) -> str:
+    return pyjwt.encode(
+        issuer.claims(), issuer.private_key, algorithm="RS512", headers={"kid": issuer.kid}
+    )
+
+
+def signed_by_another_key_with_our_kid(issuer: FakeFeideIssuer) -> str:
+    attacker = FakeFeideIssuer()
+    return attacker.mint(header={"kid": issuer.kid})
+
+
+def embedded_attacker_keys(issuer: FakeFeideIssuer) -> str:
+    """An attacker's key offered in `jwk`, `jku` and `x5u`: never looked at."""
+    attacker = FakeFeideIssuer()
+    jwk = attacker.jwks()["keys"][0]
+    return attacker.mint(
+        header={
+            "kid": issuer.kid,
+            "jwk": jwk,
+            "jku": "https://evil.example/jwks",
+            "x5u": "https://evil.example/cert",
+        }
+    )
+
+
+def swapped_payload(issuer: FakeFeideIssuer) -> str:
+    header, _, signature = issuer.mint().split(".")
+    return f"{header}.{b64(issuer.claims(user_id='someone-else'))}.{signature}"
+
+
+NOW = time.time
+
+
+STRICT: dict[str, Any] = {
+    "alg none": unsigned,
+    "HS256 keyed with the public key": hs256_with_public_key,
+    "RS512, not the configured RS256": rs512,
+    "another key under our kid": signed_by_another_key_with_our_kid,
+    "jwk/jku/x5u in the header": embedded_attacker_keys,
+    "payload swapped under a valid signature": swapped_payload,
+    "empty signature": lambda i: i.mint().rsplit(".", 1)[0] + ".",
+    "unknown kid": lambda i: i.mint(header={"kid": "no-such-kid"}),
+    "kid not a string": lambda i: i.mint(header={"kid": 7}),
+    "typ at+jwt": lambda i: i.mint(header={"typ": "at+jwt"}),
+    "crit extension": lambda i: i.mint(header={"crit": ["exp"]}),
+    "iss with a suffix": lambda i: i.mint(claims={"iss": "https://auth.dataporten.no.evil"}),
+    "iss a prefix": lambda i: i.mint(claims={"iss": "https://auth.dataporten.n"}),
+    "iss in a list": lambda i: i.mint(claims={"iss": ["https://auth.dataporten.no"]}),
+    "iss missing": lambda i: i.mint(drop=["iss"]),
+    "aud another data source": lambda i: i.mint(audience="https://n.feide.no/datasources/x"),
+    "aud a prefix of ours": lambda i: i.mint(audience=i.audience[:-1]),
+    "aud a list without ours": lambda i: i.mint(claims={"aud": ["a", "b"]}),
+    "aud missing": lambda i: i.mint(drop=["aud"]),
+    "exp missing": lambda i: i.mint(drop=["exp"]),
+    "iat missing": lambda i: i.mint(drop=["iat"]),
+    "client_id missing": lambda i: i.mint(drop=["client_id"]),
+    "sub missing": lambda i: i.mint(drop=["sub"]),
+    "expired beyond the leeway": lambda i: i.mint(now=NOW() - 400),
+    "nbf beyond the leeway": lambda i: i.mint(claims={"nbf": int(NOW()) + 60}),
+    "iat beyond the leeway": lambda i: i.mint(claims={"iat": int(NOW()) + 60}),
+    "exp a string": lambda i: i.mint(claims={"exp": str(int(NOW()) + 300)}),
+    "exp a boolean": lambda i: i.mint(claims={"exp": True}),
+    "iat a string": lambda i: i.mint(claims={"iat": str(int(NOW()))}),
+    "nbf a string": lambda i: i.mint(claims={"nbf": str(int(NOW()))}),
+    "client_id a number": lambda i: i.mint(claims={"client_id": 42}),
+    "client_id empty": lambda i: i.mint(claims={"client_id": ""}),
+    "sub a list": lambda i: i.mint(claims={"sub": ["x"]}),
+    "sub with a newline": lambda i: i.mint(claims={"sub": "a\nb"}),
+    "scope a list": lambda i: i.mint(claims={"scope": ["read"]}),
+    "act a string": lambda i: i.mint(claims={"act": "x"}),
+    "name a number": lambda i: i.mint(user_claims={"name": 1}),
+    "eppn a list": lambda i: i.mint(user_claims={EPPN: ["a@b.no"]}),
+    "too long": lambda i: i.mint(claims={"pad": "x" * 20_000}),
+    "two segments": lambda i: i.mint().rsplit(".", 1)[0],
+    "header not base64url": lambda i: "!!!." + i.mint().split(".", 1)[1],
+    "header not JSON": lambda i: b64(b"{nope") + "." + i.mint().split(".", 1)[1],
+    "header a JSON list": lambda i: b64(b"[1]") + "." + i.mint().split(".", 1)[1],
+}
+
+
+#: Why each row is refused: the detail proves the intended check refused it, no other.
+REASONS = {
+    "alg none": "the token's algorithm is not RS256",
+    "HS256 keyed with the public key": "the token's algorithm is not RS256",
+    "RS512, not the configured RS256": "the token's algorithm is not RS256",
+    "another key under our kid": "the token's signature does not verify",
+    "jwk/jku/x5u in the header": "the token's signature does not verify",
+    "payload swapped under a valid signature": "the token's signature does not verify",
+    "empty signature": "the token's signature does not verify",
+    "unknown kid": "the token's key id (kid) is not in the issuer's key set",
+    "kid not a string": "the token's kid is not a string",
+    "typ at+jwt": "the token's typ is not JWT",
+    "crit extension": "the token's header asks for an extension (crit, b64)",
+    "iss with a suffix": "the token is from another issuer",
+    "iss a prefix": "the token is from another issuer",
+    "iss in a list": "the token is from another issuer",
+    "iss missing": "the token lacks the iss claim",
+    "aud another data source": "the token is for another audience",
+    "aud a prefix of ours": "the token is for another audience",
+    "aud a list without ours": "the token is for another audience",
+    "aud missing": "the token lacks the aud claim",
+    "exp missing": "the token lacks the exp claim",
+    "iat missing": "the token lacks the iat claim",
+    "client_id missing": "the token lacks the client_id claim",
+    "sub missing": "the token lacks the sub claim",
+    "expired beyond the leeway": "the token has expired",
+    "nbf beyond the leeway": "the token is not valid yet (nbf or iat is in the future)",
+    "iat beyond the leeway": "the token is not valid yet (nbf or iat is in the future)",
+    "exp a string": "the token's exp claim is not a number",
+    "exp a boolean": "the token has expired",
+    "iat a string": "the token's iat claim is not a number",
+    "nbf a string": "the token's nbf claim is not a number",
+    "client_id a number": "the token's client_id claim is not a printable string",
+    "client_id empty": "the token's client_id claim is not a printable string",
+    "sub a list": "the token's sub claim is not a printable string",
+    "sub with a newline": "the token's sub claim is not a printable string",
+    "scope a list": "the token's scope claim is not a printable string",
+    "act a string": "the token's act claim is not an object",
+    "name a number": "the token's name claim is not a printable string",
+    "eppn a list": f"the token's {EPPN} claim is not a printable string",
+    "too long": "the token is longer than 16384 bytes",
+    "two segments": "the token is not three dot-separated segments",
+    "header not base64url": "the token's header is not base64url",
+    "header not JSON": "the token's header is not JSON",
+    "header a JSON list": "the token's header is not a JSON object",
+}
+
+
+@pytest.mark.parametrize("case", STRICT, ids=list(STRICT))
+def test_strict_check_refuses(issuer: FakeFeideIssuer, feide: FeideJWT, case: str) -> None:
+    refused = refusal(feide, STRICT[case](issuer))
+    assert (refused.status_code, refused.code, refused.www_authenticate) == (
+        401,
+        "token_invalid",
+        INVALID,
+    )
+    assert refused.detail == REASONS[case]
+    assert refused.response().status_code == 401
+
+
+ACCEPTED: dict[str, Any] = {
+    "typ JWT and no jti (Feide's shape)": lambda i: i.mint(),
+    "no typ": lambda i: i.mint(header={"typ": None}),
+    "aud a list with ours": lambda i: i.mint(claims={"aud": ["x", i.audience]}),
+    "expired within the leeway": lambda i: i.mint(now=NOW() - 310),
+    "nbf within the leeway": lambda i: i.mint(claims={"nbf": int(NOW()) + 20}),
+    "no nbf": lambda i: i.mint(drop=["nbf"]),
+    "unknown extra claims": lambda i: i.mint(claims={"acr": "x", "foo": {"bar": [1]}}),
+}
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=list(ACCEPTED))
+def test_feide_shaped_token_is_accepted(
+    issuer: FakeFeideIssuer, feide: FeideJWT, case: str
+) -> None:
+    assert verify(feide, ACCEPTED[case](issuer)).source == "jwt"
+
+
+def test_leeway_is_configurable(issuer: FakeFeideIssuer) -> None:
+    token = issuer.mint(now=NOW() - 310)  # expired 10 s ago
+    assert refusal(verifier(issuer, leeway=0), token).detail == "the token has expired"
+
+
+def test_the_log_says_why_and_never_shows_the_token(
+    issuer: FakeFeideIssuer, feide: FeideJWT, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="gatekeeper_auth")
+    token = issuer.mint(now=NOW() - 400)
+    refused = refusal(feide, token)
+    assert "the token has expired" in caplog.text
+    for segment in token.split("."):
+        assert segment[:12] not in caplog.text
+        assert segment[:12] not in refused.detail
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://auth.dataporten.no/openid/jwks",
+        "http://127.0.0.1:8000/openid/jwks",
+        "http://localhost/openid/jwks",
+        "http://[::1]:9000/openid/jwks",
+    ],
+)
+def test_jwks_url_https_or_loopback_is_accepted(url: str) -> None:
+    assert FeideJWT(audience="a", jwks_url=url).jwks_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://auth.dataporten.no/openid/jwks",
+        "http://127.0.0.2/jwks",
+        "http://localhost.evil.example/jwks",
+        "ftp://127.0.0.1/jwks",
+        "not a url",
+        "",
+    ],
+)
+def test_jwks_url_plain_http_elsewhere_is_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="jwks_url"):
+        FeideJWT(audience="a", jwks_url=url)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"audience": ""}, "audience"),
+        ({"audience": " a"}, "audience"),
+        ({"audience": "a", "leeway": -1}, "leeway"),
+        ({"audience": "a", "leeway": 301}, "leeway"),
+        ({"audience": "a", "issuer": ""}, "issuer"),
+        ({"audience": "a", "max_cached": -1}, "max_cached"),
+    ],
+)
+def test_bad_options_are_refused_at_construction(options: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        FeideJWT(**options)
+
+
+def test_a_missing_jose_library_is_named_when_feidejwt_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "jwt", None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'gatekeeper-auth\[jwt\]'"):
+        FeideJWT(audience="a")
+
+
+def test_the_modules_import_without_pyjwt_or_httpx2() -> None:
+    code = (
+        "import sys; sys.modules['jwt'] = None; sys.modules['httpx2'] = None\n"
+        "import gatekeeper_auth.jwt, gatekeeper_auth.jwks, gatekeeper_auth.fake_feide\n"
+        "print(gatekeeper_auth.jwt.looks_like_jwt(b'a.b.c'))"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "True"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"a.b.c", True),
+        (b"a.b.", True),
+        (b"..", True),
+        (b"a.b", False),
+        (b"a.b.c.d", False),
+        (b"5b1f3a2e-9c1d-4f0a-8e7b-2d6c4a9f0e13", False),
+    ],
+)
+def test_looks_like_jwt_counts_exactly_two_dots(value: bytes, expected: bool) -> None:
+    assert looks_like_jwt(value) is expected
+    assert FeideJWT.looks_like_jwt(value) is expected

@@ -1,0 +1,95 @@
+"""Whatever arrives as a Bearer JWT, FeideJWT answers `token_invalid` (401) or an Identity: never
+another exception, never a 500."""
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gatekeeper_auth.errors import Refusal
+from gatekeeper_auth.fake_feide import FakeFeideIssuer
+from gatekeeper_auth.jwt import FeideJWT
+from tests.jwt_support import b64
+
+ISSUER = FakeFeideIssuer()
+FEIDE = FeideJWT(audience=ISSUER.audience, transport=ISSUER.transport(), max_cached=0)
+asyncio.run(FEIDE.keys.load())
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+
+
+def outcome(token: bytes) -> str:
+    """'ok' or 'token_invalid' (checked whole); any other exception fails the property."""
+    refused: Refusal | None = None
+    try:
+        asyncio.run(FEIDE.verify(token))
+    except Refusal as error:
+        refused = error
+    if refused is None:
+        return "ok"
+    assert (refused.status_code, refused.code, refused.www_authenticate) == (
+        401,
+        "token_invalid",
+        'Bearer error="invalid_token"',
+    )
+    return refused.code
+
+
+@SETTINGS
+@given(st.binary(max_size=300))
+def test_random_bytes_are_refused(raw: bytes) -> None:
+    assert outcome(raw) == "token_invalid"
+
+
+@SETTINGS
+@given(st.lists(st.binary(max_size=60), min_size=3, max_size=3))
+def test_random_segments_are_refused(parts: list[bytes]) -> None:
+    token = b".".join(base64.urlsafe_b64encode(p).rstrip(b"=") for p in parts)
+    assert outcome(token) == "token_invalid"
+
+
+@SETTINGS
+@given(json_values, json_values)
+def test_any_json_header_and_payload_with_a_junk_signature_are_refused(
+    header: Any, payload: Any
+) -> None:
+    token = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}.c2ln"
+    assert outcome(token.encode()) == "token_invalid"
+
+
+@SETTINGS
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["aud", "iss", "iat", "exp", "nbf", "client_id", "sub", "scope", "act", "name"]
+        ),
+        json_values,
+        max_size=5,
+    )
+)
+def test_validly_signed_tokens_with_claims_of_any_type_never_raise_anything_else(
+    overrides: dict[str, Any],
+) -> None:
+    token = ISSUER.mint(claims=overrides)
+    assert outcome(token.encode()) in ("ok", "token_invalid")
+
+
+@SETTINGS
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=4))
+def test_validly_signed_tokens_with_any_header_fields_never_raise_anything_else(
+    header: dict[str, Any],
+) -> None:
+    token = ISSUER.sign({"alg": "RS256", "kid": ISSUER.kid, **header}, ISSUER.claims())
+    assert outcome(token.encode()) in ("ok", "token_invalid")
+
+
+def test_a_megabyte_token_is_refused_before_parsing() -> None:
+    assert outcome(b"a." + b"b" * 1_000_000 + b".c") == "token_invalid"
