@@ -13,6 +13,7 @@ from gatekeeper_auth.fastapi import (
     require_user,
 )
 from gatekeeper_auth.identity import Identity, Kind, SecondaryId, Source
+from gatekeeper_auth.jwt import FeideJWT
 from gatekeeper_auth.middleware import GatekeeperMiddleware
 from gatekeeper_auth.rules import get_identity
 from gatekeeper_auth.settings import GatekeeperSettings
@@ -26,6 +27,7 @@ from gatekeeper_auth.starlette import (
 __all__ = [
     "CODES",
     "ConfigurationError",
+    "FeideJWT",
     "GatekeeperGuard",
     "GatekeeperMiddleware",
     "GatekeeperSettings",

@@ -82,16 +82,18 @@ class Refusal(HTTPException):
         return f"{self.code}: {self.message}"
 
     def log(self, scope: Scope, client_id: str | None = None) -> None:
-        """Log the refusal: code, path (as `repr`, so it cannot forge log lines) and client id,
-        never a secret. Gatekeeper-level refusals at WARNING, a guard's at INFO."""
+        """Log the refusal: code, message, path (both as `repr`, so they cannot forge log lines)
+        and client id; never a secret (messages are our own phrases, never a token's bytes).
+        Gatekeeper-level refusals at WARNING, the rest at INFO."""
         level = logging.WARNING if self.code.startswith("gatekeeper_") else logging.INFO
         logger.log(
             level,
-            "gatekeeper_auth refused %s %r for client %s: %s",
+            "gatekeeper_auth refused %s %r for client %s: %s %r",
             scope["type"],
             scope.get("path"),
             client_id,
             self.code,
+            self.message,
         )
 
     def response(self) -> Response:

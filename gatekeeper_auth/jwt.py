@@ -69,8 +69,7 @@ def looks_like_jwt(value: bytes) -> bool:
 
 def _invalid(reason: str) -> Refusal:
     """The refusal for any failed check. `reason` is one of our fixed phrases, never a piece
-    of the token, so it is safe in the log and in the answer."""
-    logger.info("gatekeeper_auth refused a JWT: %s", reason)
+    of the token, so it is safe in the log (where the middleware writes it) and the answer."""
     return Refusal("token_invalid", reason, www_authenticate=WWW_AUTHENTICATE)
 
 

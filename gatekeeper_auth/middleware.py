@@ -23,6 +23,8 @@ from gatekeeper_auth.credentials import GatekeeperCredentials
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.headers import GatekeeperHeaders, Key
 from gatekeeper_auth.identity import Identity
+from gatekeeper_auth.jwt import WWW_AUTHENTICATE as JWT_CHALLENGE
+from gatekeeper_auth.jwt import FeideJWT, looks_like_jwt
 from gatekeeper_auth.rules import SCOPE_KEY
 from gatekeeper_auth.settings import ExplicitSettings, GatekeeperSettings, explain
 from gatekeeper_auth.starlette import GatekeeperUser, auth_scopes
@@ -46,6 +48,9 @@ class GatekeeperMiddleware:
     neither, it reads `GatekeeperSettings()` from the environment. A request:
 
     - with the gatekeeper's credentials gets an `Identity`, or 400 if its headers are malformed;
+    - with `Authorization: Bearer <JWT>` and `jwt=FeideJWT(...)` configured gets the token's
+      `Identity` (`source="jwt"`; gatekeeper headers beside it are ignored), or 401
+      `token_invalid`;
     - with other credentials is answered 401 and never reaches the app, except an `OPTIONS`
       request, which the gatekeeper forwards with the caller's own `Authorization`: anonymous;
     - without an `Authorization` header is *anonymous*: no identity, and every gatekeeper
@@ -73,6 +78,7 @@ class GatekeeperMiddleware:
         allowed_networks: Iterable[Network] | None = None,
         userid_grant: bool | None = None,
         allow_unverified: bool | None = None,
+        jwt: FeideJWT | None = None,
         settings: GatekeeperSettings | None = None,
     ) -> None:
         self.app = app
@@ -93,7 +99,7 @@ class GatekeeperMiddleware:
             if value is not None
         }
         try:
-            self._configure(explicit, settings)
+            self._configure(explicit, settings, jwt)
         except ConfigurationError as error:
             try:
                 asyncio.get_running_loop()
@@ -101,7 +107,12 @@ class GatekeeperMiddleware:
                 raise error from None  # built at import or by hand: fail right here
             self._error = error  # built by a framework while serving: fail the lifespan
 
-    def _configure(self, explicit: dict[str, Any], settings: GatekeeperSettings | None) -> None:
+    def _configure(
+        self,
+        explicit: dict[str, Any],
+        settings: GatekeeperSettings | None,
+        jwt: FeideJWT | None,
+    ) -> None:
         if settings is not None and explicit:
             raise ConfigurationError(
                 "GatekeeperMiddleware takes settings= or keyword options, not both: "
@@ -118,7 +129,8 @@ class GatekeeperMiddleware:
             raise ConfigurationError(f"GatekeeperMiddleware: {message}") from None
         except ValueError as error:
             raise ConfigurationError(f"GatekeeperMiddleware: {error}") from None
-        self._credentials = _credentials(settings)
+        self._jwt = jwt if jwt is not None else settings.feide_jwt()
+        self._credentials = _credentials(settings, jwt_only=self._jwt is not None)
         self._unverified = settings.allow_unverified
         self._userid_grant = settings.userid_grant
         self._grant_warning_due = settings.userid_grant
@@ -141,8 +153,11 @@ class GatekeeperMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
-            if self._error is not None and scope_type == "lifespan":
-                await _fail_lifespan(self._error, receive, send)
+            if scope_type == "lifespan":
+                if self._error is not None:
+                    await _fail_lifespan(self._error, receive, send)
+                if self._jwt is not None:
+                    receive = _keys_at_start_up(self._jwt, receive)
             await self.app(scope, receive, send)
             return
         if self._error is not None:
@@ -155,7 +170,9 @@ class GatekeeperMiddleware:
         caller = None if problem or self._networks else self._verified.get(key)
         if caller is None:
             try:
-                caller = self._identify(scope, authorization, key, problem)
+                found = self._identify(scope, authorization, key, problem)
+                # A JWT is checked by the verifier, which may have to fetch keys.
+                caller = await self._from_jwt(scope, found) if isinstance(found, bytes) else found
             except Refusal as refusal:
                 if refusal.code != "gatekeeper_credentials_invalid":
                     refusal.log(scope)  # that one is counted and logged by `_failures`
@@ -173,27 +190,48 @@ class GatekeeperMiddleware:
 
     def _identify(
         self, scope: Scope, authorization: bytes | None, key: Key, problem: Refusal | None
-    ) -> Caller:
-        credentials = self._credentials
-        if credentials is not None and authorization is not None:
-            if type(authorization) is not bytes:
-                raise TypeError(
-                    "scope['headers'] holds a value that is not bytes; the ASGI specification "
-                    "requires byte strings: fix the server or middleware that put it there."
-                )
-            if credentials.match(authorization):
-                return self._from_gatekeeper(scope, key, problem, remember=True)
-            if scope.get("method") == "OPTIONS":
-                return _ANONYMOUS  # the caller's own token, which the gatekeeper leaves on OPTIONS
-            self._failures.note(authorization)
-            raise Refusal(
-                "gatekeeper_credentials_invalid",
-                "The Authorization header does not carry the gatekeeper's credentials.",
-                www_authenticate=credentials.challenge,
+    ) -> Caller | bytes:
+        """The caller by the gatekeeper's credentials, anonymous, or a JWT to verify."""
+        if authorization is None:
+            if self._unverified and self._headers.has_client(key):
+                return self._from_gatekeeper(scope, key, problem, remember=False)
+            return _ANONYMOUS
+        if type(authorization) is not bytes:
+            raise TypeError(
+                "scope['headers'] holds a value that is not bytes; the ASGI specification "
+                "requires byte strings: fix the server or middleware that put it there."
             )
-        if self._unverified and self._headers.has_client(key):
-            return self._from_gatekeeper(scope, key, problem, remember=False)
-        return _ANONYMOUS
+        credentials = self._credentials
+        if credentials is not None and credentials.match(authorization):  # first, as always
+            return self._from_gatekeeper(scope, key, problem, remember=True)
+        if self._jwt is not None and looks_like_jwt(token := _bearer(authorization)):
+            return token
+        if scope.get("method") == "OPTIONS":
+            return _ANONYMOUS  # the caller's own token, which the gatekeeper leaves on OPTIONS
+        if credentials is None:  # JWT only: whatever this is, it is no valid token
+            raise Refusal(
+                "token_invalid",
+                "The Authorization header carries no JWT.",
+                www_authenticate=JWT_CHALLENGE,
+            )
+        self._failures.note(authorization)
+        raise Refusal(
+            "gatekeeper_credentials_invalid",
+            "The Authorization header does not carry the gatekeeper's credentials.",
+            www_authenticate=credentials.challenge,
+        )
+
+    async def _from_jwt(self, scope: Scope, token: bytes) -> Caller:
+        assert self._jwt is not None  # only `_identify` sends a token here, and only then
+        identity = self._jwt.cached(token)
+        if identity is None:
+            try:
+                identity = await self._jwt.verify(token)
+            except Refusal:
+                if scope.get("method") == "OPTIONS":
+                    return _ANONYMOUS  # not ours to judge: the caller's own token on a preflight
+                raise
+        return (GatekeeperUser(identity), auth_scopes(identity), identity)
 
     def _from_gatekeeper(
         self, scope: Scope, key: Key, problem: Refusal | None, *, remember: bool
@@ -250,6 +288,28 @@ class _FailureLog:
         self._next_line = now + _FAILURE_LOG_INTERVAL
 
 
+def _bearer(authorization: bytes) -> bytes:
+    """The credential of a `Bearer` Authorization value (any case of the scheme), else b""."""
+    if authorization[:7].lower() != b"bearer ":
+        return b""
+    return authorization[7:].strip(b" \t")
+
+
+def _keys_at_start_up(jwt: FeideJWT, receive: Receive) -> Receive:
+    """`receive` for the lifespan, loading the JWT keys at start-up and stopping a background
+    retry at shutdown; the messages themselves pass through unchanged."""
+
+    async def receive_and_prepare() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await jwt.start()
+        elif message["type"] == "lifespan.shutdown":
+            await jwt.stop()
+        return message
+
+    return receive_and_prepare
+
+
 async def _fail_lifespan(error: ConfigurationError, receive: Receive, send: Send) -> None:
     """Tell the server that start-up failed, with the message, then raise (as Starlette's own
     router does), so that uvicorn exits non-zero and test clients raise too."""
@@ -267,7 +327,7 @@ def _as_list(secrets: Secrets | None) -> list[str | SecretStr] | None:
     return list(secrets)
 
 
-def _credentials(settings: GatekeeperSettings) -> GatekeeperCredentials | None:
+def _credentials(settings: GatekeeperSettings, *, jwt_only: bool) -> GatekeeperCredentials | None:
     passwords, tokens = settings.secrets()
     if passwords and tokens:
         raise ConfigurationError(
@@ -288,9 +348,12 @@ def _credentials(settings: GatekeeperSettings) -> GatekeeperCredentials | None:
         )
         return None
     if not (passwords or tokens):
+        if jwt_only:
+            return None  # Feide JWTs only: no gatekeeper in front
         raise ConfigurationError(
             "GatekeeperMiddleware needs password= (or GATEKEEPER_PASSWORD), or bearer_token= "
-            "(GATEKEEPER_BEARER_TOKEN) for trust type bearer; pass allow_unverified=True only "
+            "(GATEKEEPER_BEARER_TOKEN) for trust type bearer, or jwt=FeideJWT(...) (or "
+            "GATEKEEPER_JWT_AUDIENCE) to accept Feide JWTs; pass allow_unverified=True only "
             "for local development."
         )
     try:

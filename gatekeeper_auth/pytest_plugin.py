@@ -1,7 +1,7 @@
 """The pytest fixtures of `gatekeeper_auth.testing`, registered by entry point (`pytest11`).
 
-Installing gatekeeper-auth makes `gatekeeper` and `override_caller` available in every test:
-no `pytest_plugins` line is needed.
+Installing gatekeeper-auth makes `gatekeeper`, `feide_issuer` and `override_caller` available in
+every test: no `pytest_plugins` line is needed.
 """
 
 from __future__ import annotations
@@ -12,13 +12,20 @@ import pytest
 from fastapi import FastAPI
 
 from gatekeeper_auth.identity import Identity
-from gatekeeper_auth.testing import FakeGatekeeper, fake_caller
+from gatekeeper_auth.testing import FakeFeideIssuer, FakeGatekeeper, fake_caller
 
 
 @pytest.fixture
 def gatekeeper() -> FakeGatekeeper:
     """A `FakeGatekeeper` with the test defaults (username `dataporten`, `TEST_PASSWORD`)."""
     return FakeGatekeeper()
+
+
+@pytest.fixture
+def feide_issuer() -> FakeFeideIssuer:
+    """A `FakeFeideIssuer`: mint JWTs with `.mint(...)`; verify them with
+    `FeideJWT(audience=feide_issuer.audience, transport=feide_issuer.transport())`."""
+    return FakeFeideIssuer()
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from gatekeeper_auth.jwt import FEIDE_ISSUER, FEIDE_JWKS_URL, FeideJWT
+
 Secrets = Annotated[list[SecretStr], NoDecode]
 
 
@@ -36,6 +38,10 @@ class GatekeeperSettings(BaseSettings):
     | `GATEKEEPER_ALLOWED_NETWORKS` | comma-separated CIDRs the gatekeeper calls from |
     | `GATEKEEPER_USERID_GRANT` | `true` (default): the API has the `userid` grant |
     | `GATEKEEPER_ALLOW_UNVERIFIED` | `true` trusts headers without credentials: development only |
+    | `GATEKEEPER_JWT_AUDIENCE` | accept Feide JWTs for this data source (`FeideJWT(audience=)`) |
+    | `GATEKEEPER_JWT_ISSUER` | the JWT issuer (default Feide's, `https://auth.dataporten.no`) |
+    | `GATEKEEPER_JWT_JWKS_URL` | the key set (default Feide's, `.../openid/jwks`) |
+    | `GATEKEEPER_JWT_LEEWAY` | seconds of clock skew forgiven (default 30) |
     """
 
     model_config = SettingsConfigDict(
@@ -55,6 +61,10 @@ class GatekeeperSettings(BaseSettings):
     allowed_networks: Annotated[list[IPv4Network | IPv6Network] | None, NoDecode] = None
     userid_grant: bool = True
     allow_unverified: bool = False
+    jwt_audience: str | None = None
+    jwt_issuer: str = FEIDE_ISSUER
+    jwt_jwks_url: str = FEIDE_JWKS_URL
+    jwt_leeway: float = 30.0
 
     @field_validator("password", "bearer_token", mode="before")
     @classmethod
@@ -114,6 +124,17 @@ class GatekeeperSettings(BaseSettings):
         passwords = [*self.password, *filter(None, [self.previous_password])]
         tokens = [*self.bearer_token, *filter(None, [self.previous_bearer_token])]
         return [p.get_secret_value() for p in passwords], [t.get_secret_value() for t in tokens]
+
+    def feide_jwt(self) -> FeideJWT | None:
+        """The JWT verifier these settings ask for (`jwt_audience` set), or None."""
+        if self.jwt_audience is None:
+            return None
+        return FeideJWT(
+            audience=self.jwt_audience,
+            issuer=self.jwt_issuer,
+            jwks_url=self.jwt_jwks_url,
+            leeway=self.jwt_leeway,
+        )
 
 
 class ExplicitSettings(GatekeeperSettings):

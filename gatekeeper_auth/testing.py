@@ -7,6 +7,8 @@ needed):
 - **No override** (`gatekeeper` fixture): `FakeGatekeeper` builds the exact headers the real
   gatekeeper sends, with the right credentials, so requests go through the real middleware and
   the real guards. Configure your app's middleware with `FakeGatekeeper.middleware_options()`.
+- **Feide JWTs** (`feide_issuer` fixture): `FakeFeideIssuer` mints JWTs with a local key and
+  serves its key set to `FeideJWT(..., transport=issuer.transport())` without a network.
 - **Override** (`override_caller` fixture): replaces every gatekeeper guard of a FastAPI app
   with one that applies the guard's own rule to an `Identity` you choose, so a user identity on
   a `require_system` route still gets 403, as in production.
@@ -22,8 +24,21 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
+from gatekeeper_auth.fake_feide import FakeFeideIssuer
 from gatekeeper_auth.fastapi import GatekeeperGuard, optional_identity, walk
 from gatekeeper_auth.identity import Identity, SecondaryId
+
+__all__ = [
+    "TEST_CLIENT_ID",
+    "TEST_PASSWORD",
+    "TEST_SUBTOKEN",
+    "TEST_USER_ID",
+    "FakeFeideIssuer",
+    "FakeGatekeeper",
+    "fake_caller",
+    "system_identity",
+    "user_identity",
+]
 
 #: The password `FakeGatekeeper` uses unless told otherwise. For tests only.
 TEST_PASSWORD = "gatekeeper-auth-test-password"  # noqa: S105

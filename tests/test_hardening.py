@@ -5,6 +5,7 @@ Each test names the break it closes; docs/security.md lists them.
 
 import asyncio
 import base64
+import json
 import logging
 import socket
 import traceback
@@ -197,16 +198,14 @@ def test_str_headers_are_refused_with_a_clear_error(headers: list[tuple[Any, Any
 def _chunked_with_trailer(port: int, headers: dict[str, str]) -> bytes:
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     request = (
-        f"POST /kind HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n{head}\r\n"
+        "POST /kind HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        f"Transfer-Encoding: chunked\r\n{head}\r\n"
         "2\r\nhi\r\n0\r\nX-Dataporten-Userid: 76a7a061-3c55-430d-8ee0-6f82ec42501f\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(request.encode())
         answer = b""
-        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
+        while chunk := sock.recv(4096):  # until the server closes: Connection: close
             answer += chunk
     return answer
 
@@ -216,9 +215,10 @@ def _kind_app() -> Any:
 
     @app.post("/kind")
     async def kind(request: Request) -> JSONResponse:
-        await request.body()
+        await request.body()  # the whole request, trailer included, has been parsed now
         identity = get_identity(request)
-        return JSONResponse(identity.kind if identity else None)
+        names = [name for name, _ in request.scope["headers"]]
+        return JSONResponse([identity.kind if identity else None, b"x-dataporten-userid" in names])
 
     return app
 
@@ -230,11 +230,14 @@ def test_a_trailer_cannot_turn_a_system_request_into_a_user_under_h11(http: str)
     port = free_port()
     with serve(_kind_app(), port=port, http=http):
         answer = _chunked_with_trailer(port, FakeGatekeeper().system())
-    body = answer.rsplit(b"\r\n\r\n", 1)[-1]
-    if http == "h11":
-        assert body == b'"system"'  # what make run and the docs use
+    kind, trailer_became_a_header = json.loads(answer.rsplit(b"\r\n\r\n", 1)[-1])
+    if http == "h11":  # what make run and the docs use
+        assert (kind, trailer_became_a_header) == ("system", False)
     else:
-        assert body == b'"user"'  # the risk docs/security.md describes: never use httptools
+        # The risk docs/security.md describes: the trailer is in scope["headers"]. Whether the
+        # middleware saw it depends on whether the request was parsed before the app started
+        # (it usually is, one packet): never serve a gatekeeper-auth app with httptools.
+        assert trailer_became_a_header is True
 
 
 def test_the_gatekeeper_password_itself_never_reaches_the_log(

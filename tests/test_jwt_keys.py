@@ -136,7 +136,7 @@ def test_rotation_the_new_key_verifies_and_a_withdrawn_one_stops() -> None:
         new, old = asyncio.run(scenario())
     assert new.kind == "system"
     assert isinstance(old, Refusal)
-    assert (old.code, old.detail) == (
+    assert (old.code, old.message) == (
         "token_invalid",
         "the token's key id (kid) is not in the issuer's key set",
     )
@@ -165,7 +165,9 @@ def test_start_up_without_the_key_server_retries_and_answers_503_meanwhile(
 
     meanwhile, kind = asyncio.run(scenario())
     assert (meanwhile.status_code, meanwhile.code) == (503, "keys_unavailable")
-    assert meanwhile.detail == "the keys to verify the token could not be loaded; try again shortly"
+    assert (
+        meanwhile.message == "the keys to verify the token could not be loaded; try again shortly"
+    )
     assert kind == "system"
     assert "starts without JWT keys" in caplog.text
 

@@ -35,10 +35,10 @@ def outcome(token: bytes) -> str:
         refused = error
     if refused is None:
         return "ok"
-    assert (refused.status_code, refused.code, refused.www_authenticate) == (
+    assert (refused.status_code, refused.code, refused.headers) == (
         401,
         "token_invalid",
-        'Bearer error="invalid_token"',
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
     return refused.code
 
