@@ -62,7 +62,7 @@ async def echo_upstream(scope: Scope, receive: Receive, send: Send) -> None:
             "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in scope["headers"]],
         }
     ).encode()
-    headers = [(b"content-type", b"application/json"), (b"server", b"echo")]
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
