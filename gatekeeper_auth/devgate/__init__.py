@@ -16,7 +16,7 @@ from gatekeeper_auth.devgate.extras import MissingExtra, require_extras
 
 if TYPE_CHECKING:
     import httpx2
-    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
 
 __all__ = [
     "Client",
@@ -30,7 +30,7 @@ __all__ = [
 
 def create_devgate(
     config: DevGateConfig, *, transport: httpx2.AsyncBaseTransport | None = None
-) -> Starlette:
+) -> ASGIApp:
     """The development gatekeeper as an ASGI app, forwarding to `config.upstream`.
 
     `transport` replaces the network toward the upstream for HTTP (tests pass
