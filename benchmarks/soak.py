@@ -176,7 +176,7 @@ async def drive(
             tally.latencies.append(time.perf_counter() - started)
             if response.status_code >= 500:
                 tally.server_errors += 1
-            code = response.json().get("code") if case.code else None
+            code = response.json()["detail"].get("code") if case.code else None
             if response.status_code != case.status or code != case.code:
                 tally.wrong[f"{case.name}: got {response.status_code} {code}"] += 1
 

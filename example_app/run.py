@@ -1,8 +1,12 @@
 """`make run`: the example service on 127.0.0.1:8001 behind the development gatekeeper on :8000.
 
 Prints a walk-through of curl commands once both answer. Ctrl-C stops both.
+`python -m example_app.run --without-userid` runs the same pair as an API without the `userid`
+grant: the dev gatekeeper sends no user id, and the service runs with
+`GATEKEEPER_USERID_GRANT=false`, so its system routes are closed.
 """
 
+import argparse
 import os
 import signal
 import socket
@@ -11,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from example_app.main import DEMO_PASSWORD
 
@@ -23,8 +27,10 @@ USER_CLIENT = "b7d16c0e-4a2f-4e8b-9c3d-1f5e7a9b2c4d:web-app-secret"
 TOKEN_OF = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
 
 
-def walkthrough() -> str:
+def walkthrough(*, without_userid: bool = False) -> str:
     """The commands `make run` prints; tests/test_e2e.py runs them."""
+    if without_userid:
+        return walkthrough_without_userid()
     return f"""\
 # 1. A system token (client credentials) for the client reports-service:
 TOKEN=$(curl -s -u {SYSTEM_CLIENT} -d grant_type=client_credentials \\
@@ -50,15 +56,73 @@ curl -s -u dataporten:a-guess -H "X-Dataporten-Clientid: {SYSTEM_CLIENT.split(":
 """
 
 
+def walkthrough_without_userid() -> str:
+    """The commands `python -m example_app.run --without-userid` prints."""
+    return f"""\
+# An API without the userid grant: the gatekeeper sends no X-Dataporten-userid, so nothing
+# tells a user's request from a system request unless the user shows another sign (here
+# alice's feide and nin ids, through the userid-feide and userid-nin grants). The service runs
+# with GATEKEEPER_USERID_GRANT=false, so it lets nothing onto its system routes.
+
+# 1. A system token, and a system route with it: 403 userid_grant_missing
+TOKEN=$(curl -s -u {SYSTEM_CLIENT} -d grant_type=client_credentials \\
+  {GATEKEEPER}/oauth/token | {TOKEN_OF})
+curl -s -H "Authorization: Bearer $TOKEN" {GATEKEEPER}/system/ping; echo
+
+# 2. A user token for alice, on a user route: 200, with "user_id": null
+USER_TOKEN=$(curl -s -u {USER_CLIENT} -d grant_type=password \\
+  -d username=alice -d password=alice-password {GATEKEEPER}/oauth/token | {TOKEN_OF})
+curl -s -H "Authorization: Bearer $USER_TOKEN" {GATEKEEPER}/user/me; echo
+
+# 3. The user token on the system route: 403 as well
+curl -s -H "Authorization: Bearer $USER_TOKEN" {GATEKEEPER}/system/ping; echo
+"""
+
+
+def backend_command(python: str) -> list[str]:
+    """The example service under uvicorn with the h11 parser: httptools would turn a chunked
+    request's trailer fields into headers (see the security page)."""
+    return [
+        python,
+        "-m",
+        "uvicorn",
+        "example_app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8001",
+        "--http",
+        "h11",
+    ]
+
+
+def gatekeeper_command(python: str, *, without_userid: bool = False) -> list[str]:
+    """The development gatekeeper in front of it, with example_app/devgate.toml."""
+    command = [
+        python,
+        "-m",
+        "gatekeeper_auth.devgate",
+        "--config",
+        str(HERE / "devgate.toml"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8000",
+    ]
+    if without_userid:
+        command += ["--grants", "userid-feide,userid-nin"]
+    return command
+
+
 def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             sys.exit(f"{url} exited with code {process.returncode}")
         try:
-            httpx.get(url, timeout=1.0)
+            httpx2.get(url, timeout=1.0)
             return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.1)
     sys.exit(f"{url} did not answer within {seconds:.0f} s")
 
@@ -68,7 +132,14 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    options = argparse.ArgumentParser(prog="python -m example_app.run", description=__doc__)
+    options.add_argument(
+        "--without-userid",
+        action="store_true",
+        help="run as an API without the userid grant (GATEKEEPER_USERID_GRANT=false)",
+    )
+    without_userid = options.parse_args(argv).without_userid
     for port in (8000, 8001):
         if port_in_use(port):
             sys.exit(f"127.0.0.1:{port} is in use: stop what runs there, then make run again")
@@ -78,41 +149,19 @@ def main() -> None:
         **os.environ,
         "GATEKEEPER_PASSWORD": os.environ.get("GATEKEEPER_PASSWORD", DEMO_PASSWORD),
     }
+    if without_userid:
+        env["GATEKEEPER_USERID_GRANT"] = "false"
     python = sys.executable
     processes = [
-        subprocess.Popen(  # noqa: S603
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "example_app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "8001",
-            ],
-            env=env,
-        ),
-        subprocess.Popen(  # noqa: S603
-            [
-                python,
-                "-m",
-                "gatekeeper_auth.devgate",
-                "--config",
-                str(HERE / "devgate.toml"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "8000",
-            ],
-        ),
+        subprocess.Popen(backend_command(python), env=env),  # noqa: S603
+        subprocess.Popen(gatekeeper_command(python, without_userid=without_userid)),  # noqa: S603
     ]
     try:
         wait_until_up(BACKEND + "/", processes[0])
         wait_until_up(GATEKEEPER + "/", processes[1])
         print(f"\nexample_app on {BACKEND}, the development gatekeeper on {GATEKEEPER}.")
         print("Paste these into another shell (Ctrl-C here stops both):\n")
-        print(walkthrough(), flush=True)
+        print(walkthrough(without_userid=without_userid), flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
     except KeyboardInterrupt:

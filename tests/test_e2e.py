@@ -298,14 +298,15 @@ def test_client_raises_a_clear_error_for_invalid_client(gatekeeper: str) -> None
 # `make run`: the README's walk-through, run as printed.
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
-def test_make_run_walkthrough_gives_the_promised_answers() -> None:
+def run_walkthrough(*args: str) -> list[str]:
+    """Start `python -m example_app.run *args`, run the walk-through it prints, stop it; the
+    answers the walk-through's curl commands printed, one a line."""
     from example_app.run import port_in_use, walkthrough
 
     if port_in_use(8000) or port_in_use(8001):
         pytest.skip("127.0.0.1:8000 or :8001 is taken, so make run cannot start here")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "example_app.run"],
+    process = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
+        [sys.executable, "-m", "example_app.run", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -314,7 +315,7 @@ def test_make_run_walkthrough_gives_the_promised_answers() -> None:
         wait_for("http://127.0.0.1:8000/", 20)
         wait_for("http://127.0.0.1:8001/", 20)
         result = subprocess.run(  # noqa: S603
-            ["bash", "-c", walkthrough()],  # noqa: S607
+            ["bash", "-c", walkthrough(without_userid="--without-userid" in args)],  # noqa: S607
             capture_output=True,
             text=True,
             timeout=30,
@@ -325,12 +326,43 @@ def test_make_run_walkthrough_gives_the_promised_answers() -> None:
         process.wait(timeout=10)
     assert not port_in_use(8000)  # both servers stopped with it
     assert not port_in_use(8001)
-    answers = result.stdout.strip().splitlines()
-    assert len(answers) == 4, result.stdout
+    return result.stdout.strip().splitlines()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
+def test_make_run_walkthrough_gives_the_promised_answers() -> None:
+    answers = run_walkthrough()
+    assert len(answers) == 4, answers
     assert '"pong"' in answers[0]
     assert "user_token_not_allowed" in answers[1]
     assert '"user_id":"76a7a061' in answers[2]
     assert "gatekeeper_credentials_invalid" in answers[3]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
+@pytest.mark.skipif(
+    "userid_grant" not in GatekeeperSettings.model_fields,
+    reason="needs the middleware's userid_grant setting (issue 11 §2)",
+)
+def test_walkthrough_without_the_userid_grant_closes_the_system_routes() -> None:
+    answers = run_walkthrough("--without-userid")
+    assert len(answers) == 3, answers
+    assert '"userid_grant_missing"' in answers[0]
+    assert '"user_id":null' in answers[1]
+    assert '"secondary_ids":["feide:alice@example.org","nin:01019012345"]' in answers[1]
+    # A user token on a system route: refused either as a user's or for the missing grant.
+    assert "userid_grant_missing" in answers[2] or "user_token_not_allowed" in answers[2]
+
+
+def test_make_run_serves_both_with_the_h11_parser() -> None:
+    """httptools turns request trailers into headers (issue 12, item 12): both run on h11."""
+    from example_app.run import backend_command
+
+    backend = backend_command("python")
+    assert backend[backend.index("--http") + 1] == "h11"
+    from gatekeeper_auth.devgate.server import uvicorn_config
+
+    assert uvicorn_config(create_devgate(CONFIG), host="127.0.0.1", port=1).http == "h11"
 
 
 def test_path_and_query_reach_the_upstream_as_sent(backend: str) -> None:

@@ -13,7 +13,7 @@ import json
 import os
 from typing import Annotated, Any
 
-import httpx
+import httpx2
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
@@ -335,7 +335,7 @@ async def echo_upstream(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 DEVGATE = TestClient(
-    create_devgate(DEVGATE_CONFIG, transport=httpx.ASGITransport(app=echo_upstream))
+    create_devgate(DEVGATE_CONFIG, transport=httpx2.ASGITransport(app=echo_upstream))
 )
 SYSTEM_TOKEN = DEVGATE.post(
     "/oauth/token", data={"grant_type": "client_credentials"}, auth=("c1", "s1")
@@ -426,7 +426,6 @@ def test_the_proxy_strips_every_caller_sent_gatekeeper_header(
         b"x-dataporten-clientid": b"c1",
         b"x-dataporten-scopes": b"read",
         b"x-dataporten-gatekeeper": b"propapi",
-        b"x-dataporten-acr": b"",
     }
     assert {k: v for k, v in ours.items() if k != b"x-dataporten-token"} == expected
     assert len([n for n, _ in upstream if b"dataporten" in n.lower()]) == len(ours)

@@ -1,55 +1,43 @@
 """A development API Gatekeeper: a token endpoint and a proxy that behave like Dataporten's.
 
-`python -m gatekeeper_auth.devgate --config devgate.toml` serves it with uvicorn. For local
-development and tests only: the `password` grant stands in for a browser login.
+`python -m gatekeeper_auth.devgate --config devgate.toml` serves it (`--example-config` prints a
+commented config to start from). For local development and tests only: the `password` grant
+stands in for a browser login. It needs the `devgate` extra: `pip install
+'gatekeeper-auth[devgate]'`; this module imports without it, and `create_devgate` names the extra
+when it is missing.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from __future__ import annotations
 
-import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from typing import TYPE_CHECKING
 
 from gatekeeper_auth.devgate.config import Client, DevGateConfig, UpstreamCredentials, User
-from gatekeeper_auth.devgate.proxy import Proxy
-from gatekeeper_auth.devgate.tokens import TokenIssuer
+from gatekeeper_auth.devgate.extras import MissingExtra, require_extras
 
-__all__ = ["Client", "DevGateConfig", "UpstreamCredentials", "User", "create_devgate"]
+if TYPE_CHECKING:
+    import httpx2
+    from starlette.types import ASGIApp
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+__all__ = [
+    "Client",
+    "DevGateConfig",
+    "MissingExtra",
+    "UpstreamCredentials",
+    "User",
+    "create_devgate",
+]
 
 
 def create_devgate(
-    config: DevGateConfig, *, transport: httpx.AsyncBaseTransport | None = None
-) -> Starlette:
+    config: DevGateConfig, *, transport: httpx2.AsyncBaseTransport | None = None
+) -> ASGIApp:
     """The development gatekeeper as an ASGI app, forwarding to `config.upstream`.
 
-    `transport` replaces the network toward the upstream (tests pass `httpx.ASGITransport`).
+    `transport` replaces the network toward the upstream for HTTP (tests pass
+    `httpx2.ASGITransport`). Serve it with `gatekeeper_auth.devgate.server.uvicorn_config`, which
+    keeps the server from adding a second Date and Server header to relayed answers.
     """
-    issuer = TokenIssuer(config)
-    client = httpx.AsyncClient(
-        timeout=config.upstream_timeout, follow_redirects=False, transport=transport
-    )
-    proxy = Proxy(config, issuer, client)
+    require_extras()
+    from gatekeeper_auth.devgate.app import build
 
-    async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "gatekeeper": config.api})
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await client.aclose()
-
-    app = Starlette(
-        routes=[
-            Route("/", health, methods=["GET"]),
-            Route("/oauth/token", issuer.endpoint, methods=["POST"]),
-            Route("/{path:path}", proxy.handle, methods=ALL_METHODS),
-        ],
-        lifespan=lifespan,
-    )
-    app.state.issuer = issuer
-    return app
+    return build(config, transport)

@@ -1,32 +1,76 @@
 """`python -m gatekeeper_auth.devgate`: serve the development gatekeeper with uvicorn."""
 
+from __future__ import annotations
+
 import argparse
 import sys
+from importlib.resources import files
 
-from gatekeeper_auth.devgate import DevGateConfig, create_devgate
+from gatekeeper_auth.devgate.config import DevGateConfig
+from gatekeeper_auth.devgate.extras import MissingExtra
+
+
+def example_config() -> str:
+    """The commented example configuration shipped in the package (`--example-config`)."""
+    return files("gatekeeper_auth.devgate").joinpath("example.toml").read_text("utf-8")
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gatekeeper_auth.devgate",
+        description=(
+            "A development API Gatekeeper in front of your API (never for production). "
+            "Start with: python -m gatekeeper_auth.devgate --example-config > devgate.toml"
+        ),
+    )
+    parser.add_argument(
+        "--config", help="the TOML file (--example-config prints one to start from)"
+    )
+    parser.add_argument(
+        "--example-config", action="store_true", help="print a commented example config and exit"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    parser.add_argument("--upstream", help="the API's URL; overrides the config's upstream")
+    parser.add_argument(
+        "--grants",
+        help="the API's user-id grants, comma separated (userid,userid-feide,userid-nin); "
+        "overrides the config's grants; '' for none",
+    )
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m gatekeeper_auth.devgate",
-        description="A development API Gatekeeper in front of your API (never for production).",
-    )
-    parser.add_argument(
-        "--config", required=True, help="the TOML file (see example_app/devgate.toml)"
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--upstream", help="the API's URL; overrides the config's upstream")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.example_config:
+        sys.stdout.write(example_config())
+        return
+    if not args.config:
+        sys.exit(
+            "--config is required: python -m gatekeeper_auth.devgate --example-config "
+            "> devgate.toml writes one to start from"
+        )
     try:
         config = DevGateConfig.load(args.config)
+        changes: dict[str, object] = {}
         if args.upstream:
-            config = DevGateConfig.model_validate(config.model_dump() | {"upstream": args.upstream})
+            changes["upstream"] = args.upstream
+        if args.grants is not None:
+            changes["grants"] = [g.strip() for g in args.grants.split(",") if g.strip()]
+        if changes:
+            config = DevGateConfig.model_validate(config.model_dump() | changes)
     except ValueError as error:
         sys.exit(str(error))
-    import uvicorn  # only needed to serve: tests mount the app directly
+    try:
+        from gatekeeper_auth.devgate import create_devgate
 
-    uvicorn.run(create_devgate(config), host=args.host, port=args.port, log_level="info")
+        app = create_devgate(config)
+        import uvicorn
+
+        from gatekeeper_auth.devgate.server import uvicorn_config
+    except MissingExtra as error:
+        sys.exit(str(error))
+    uvicorn.Server(uvicorn_config(app, host=args.host, port=args.port)).run()
 
 
 if __name__ == "__main__":

@@ -1,14 +1,30 @@
-"""The development gatekeeper's configuration: one TOML file, validated by pydantic."""
+"""The development gatekeeper's configuration: one TOML file, validated by pydantic.
+
+Every key is documented in docs/devgate.md; `example.toml` beside this module is the commented
+example that `python -m gatekeeper_auth.devgate --example-config` prints.
+"""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Grant = Literal["userid", "userid-feide", "userid-nin"]
+#: 680 days: what Dataporten gives a token with the `longterm` scope.
+LONGTERM_LIFETIME = 680 * 24 * 3600
+_VISIBLE = r"^[\x21-\x7e]+$"  # what goes into a header value as an id or scope
 
 
 class _Strict(BaseModel):
@@ -18,10 +34,11 @@ class _Strict(BaseModel):
 class Client(_Strict):
     """An OAuth client registered with the gatekeeper, and the sub-scopes it was granted."""
 
-    id: str = Field(min_length=1, pattern=r"^[\x21-\x7e]+$")
+    id: str = Field(min_length=1, pattern=_VISIBLE)
     secret: SecretStr
-    scopes: list[str] = []
+    scopes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = []
     name: str = ""
+    longterm: bool = False  # may ask for the `longterm` scope (680-day tokens)
 
 
 class User(_Strict):
@@ -29,9 +46,13 @@ class User(_Strict):
 
     username: str = Field(min_length=1)
     password: SecretStr
-    user_id: str = Field(min_length=1, pattern=r"^[\x21-\x7e]+$")
-    secondary_ids: list[str] = []
-    acr: str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+    user_id: str = Field(min_length=1, pattern=_VISIBLE)
+    secondary_ids: list[Annotated[str, Field(pattern=r"^[\x21-\x2b\x2d-\x7e]+$")]] = []
+    # Sent as X-Dataporten-acr only when the login asks for it (`acr_values` in the form).
+    acr: str = Field(
+        default="urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+        pattern=r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
+    )
 
     @model_validator(mode="after")
     def _check_secondary_ids(self) -> User:
@@ -59,7 +80,8 @@ class UpstreamCredentials(_Strict):
 class DevGateConfig(_Strict):
     """The whole file. `api` is the gatekeeper id: tokens carry `gk_<api>` and
     `gk_<api>_<sub-scope>`. `grants` are the user-id grants the API has: drop `userid` to see
-    what an API without it receives."""
+    what an API without it receives. `requireuser` and `allow_unauthenticated` are the API's
+    settings of the same names on the platform."""
 
     api: str = Field(pattern=r"^[a-z][a-z0-9-]{2,14}$")
     upstream: str = Field(pattern=r"^https?://")
@@ -68,9 +90,21 @@ class DevGateConfig(_Strict):
     users: list[User] = []
     grants: list[Grant] = ["userid", "userid-feide", "userid-nin"]
     token_lifetime: int = Field(default=28800, gt=0)
-    forward_token: bool = True
+    longterm_lifetime: int = Field(default=LONGTERM_LIFETIME, gt=0)
+    forward_token: bool = True  # false: no X-Dataporten-token (a deviation from the platform)
+    requireuser: bool = False
+    allow_unauthenticated: bool = False
+    header_prefix: Literal["X-Dataporten-", "X-FeideConnect-"] = "X-Dataporten-"
     upstream_timeout: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+    @field_validator("upstream")
+    @classmethod
+    def _plain_upstream(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if not parts.hostname or parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("upstream must be scheme://host[:port][/base/path], nothing more")
+        return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> DevGateConfig:

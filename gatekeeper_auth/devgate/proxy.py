@@ -1,157 +1,123 @@
-"""The proxy half: check the caller's bearer token, forward with the gatekeeper's headers.
+"""The proxy half: admit the request as the gatekeeper would, forward it with its headers.
 
-Bodies stream both ways. Every `X-Dataporten-*` header the caller sent, under any case and with
-`_` for `-`, is dropped before the gatekeeper's own are added.
+Bodies stream both ways. Whatever goes wrong is a clear answer, never a 500: a target or header
+that cannot be forwarded is 400, an upstream that cannot be reached 502, one that is too slow 504.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
-import httpx
+import httpx2
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Scope
 
 from gatekeeper_auth.devgate.config import DevGateConfig
-from gatekeeper_auth.devgate.tokens import Grant, TokenIssuer
+from gatekeeper_auth.devgate.forwarding import (
+    GatekeeperHeaders,
+    caller_headers,
+    response_headers,
+)
+from gatekeeper_auth.devgate.gate import Gate, Refused
+from gatekeeper_auth.devgate.target import BadTarget, base_path, upstream_path
 
 logger = logging.getLogger("gatekeeper_auth.devgate")
 
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
-# On the way back the upstream's Content-Length stays: the body is relayed byte for byte.
-_HOP_BY_HOP_BACK = frozenset(name.encode() for name in HOP_BY_HOP - {"content-length"})
-PREFIX = "X-Dataporten-"
+
+def raw_target(scope: Scope) -> tuple[bytes, bytes]:
+    """The request's path as sent (still percent-encoded) and its query string."""
+    raw = scope.get("raw_path")
+    path = raw if isinstance(raw, bytes) else quote(str(scope["path"])).encode()
+    query = scope.get("query_string")
+    return path, query if isinstance(query, bytes) else b""
 
 
 class Proxy:
-    """Forwards authorised requests to the upstream API, as the real gatekeeper does."""
+    """Forwards admitted requests to the upstream API, as the real gatekeeper does."""
 
-    def __init__(self, config: DevGateConfig, issuer: TokenIssuer, client: httpx.AsyncClient):
+    def __init__(self, config: DevGateConfig, gate: Gate, client: httpx2.AsyncClient) -> None:
         self.config = config
-        self.issuer = issuer
+        self.gate = gate
         self.client = client
-        creds = config.upstream_credentials
-        if creds.bearer_token is not None:
-            self._authorization = f"Bearer {creds.bearer_token.get_secret_value()}"
-        else:
-            assert creds.password is not None
-            raw = f"{creds.username}:{creds.password.get_secret_value()}".encode()
-            self._authorization = "Basic " + base64.b64encode(raw).decode()
+        self.added = GatekeeperHeaders(config)
+        self.upstream = httpx2.URL(config.upstream)
+        self.base_path = base_path(config.upstream)
 
     async def handle(self, request: Request) -> Response:
         """The endpoint for every path but the token endpoint and the health check."""
-        if request.method == "OPTIONS":  # forwarded without auth headers, on purpose
-            return await self._forward(request, None)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return _unauthorized('Bearer realm="devgate"', "a bearer token is required")
-        grant = self.issuer.lookup(token.strip())
-        if grant is None:
-            return _unauthorized(
-                'Bearer realm="devgate", error="invalid_token"', "the token is unknown or expired"
+        raw_headers = request.scope["headers"]
+        try:
+            admission = self.gate.admit(request.method, raw_headers)
+        except Refused as refused:
+            return refused.response()
+        try:
+            path, query = raw_target(request.scope)
+            url = self.upstream.copy_with(raw_path=upstream_path(self.base_path, path, query))
+            headers = caller_headers(raw_headers, keep_authorization=admission.keep_authorization)
+            headers += self.added.for_admission(admission)
+            length = _content_length(raw_headers)
+            if length is not None:
+                headers.append((b"Content-Length", length))
+            has_body = length not in (None, b"0") or _chunked(raw_headers)
+            upstream_request = self.client.build_request(
+                request.method, url, headers=headers, content=request.stream() if has_body else None
             )
-        return await self._forward(request, grant)
+        except BadTarget as error:
+            logger.info("devgate: refused a request target: %s", error)
+            return _error(400, "bad_request", f"the request cannot be forwarded: {error}")
+        except (ValueError, TypeError) as error:  # the message may quote a header: not shown
+            logger.info("devgate: refused a request it cannot forward: %s", type(error).__name__)
+            return _error(400, "bad_request", "the request's headers cannot be forwarded")
+        return await self._send(request, upstream_request)
 
-    def gatekeeper_headers(self, grant: Grant | None) -> list[tuple[str, str]]:
-        """The headers the real gatekeeper adds for this token (none but two for OPTIONS)."""
-        if grant is None:
-            return [(PREFIX + "Gatekeeper", self.config.api), (PREFIX + "Acr", "")]
-        headers = [
-            ("Authorization", self._authorization),
-            (PREFIX + "Clientid", grant.client.id),
-            (PREFIX + "Scopes", ",".join(sorted(grant.scopes))),
-            (PREFIX + "Gatekeeper", self.config.api),
-            (PREFIX + "Acr", grant.user.acr if grant.user else ""),
-        ]
-        user, grants = grant.user, self.config.grants
-        if user is not None:
-            if "userid" in grants:
-                headers.append((PREFIX + "Userid", user.user_id))
-            secondary = [
-                sid for sid in user.secondary_ids if f"userid-{sid.partition(':')[0]}" in grants
-            ]
-            if secondary:
-                headers.append((PREFIX + "Userid-Sec", ",".join(secondary)))
-        if self.config.forward_token:
-            headers.append((PREFIX + "Token", grant.api_token))
-        return headers
-
-    async def _forward(self, request: Request, grant: Grant | None) -> Response:
-        headers = [(name, value) for name, value in request.headers.items() if not _dropped(name)]
-        headers += self.gatekeeper_headers(grant)
-        # The path and query as the caller sent them, still percent-encoded.
-        target = request.scope.get("raw_path") or request.url.path.encode()
-        if request.scope.get("query_string"):
-            target += b"?" + request.scope["query_string"]
-        url = self.config.upstream.rstrip("/") + target.decode("latin-1")
-        body = request.stream() if request.method not in ("GET", "HEAD", "OPTIONS") else None
-        upstream_request = self.client.build_request(
-            request.method, url, headers=headers, content=body
-        )
+    async def _send(self, request: Request, upstream_request: httpx2.Request) -> Response:
         try:
             upstream = await self.client.send(upstream_request, stream=True)
-        except httpx.TimeoutException:
-            logger.warning("devgate: upstream timed out: %s %s", request.method, request.url.path)
+        except httpx2.TimeoutException:
+            logger.warning("devgate: upstream timed out: %s", request.method)
             return _error(504, "upstream_timeout", "the upstream API did not answer in time")
-        except httpx.TransportError as error:
+        except httpx2.TransportError as error:
             logger.warning("devgate: upstream unreachable: %s", type(error).__name__)
             return _error(502, "upstream_unreachable", "the upstream API could not be reached")
+        except Exception as error:  # a 500 would hide where the fault is: say it is upstream-side
+            logger.warning("devgate: forwarding failed: %s", type(error).__name__)
+            return _error(502, "upstream_unreachable", "the request could not be forwarded")
         response = StreamingResponse(
             _relay(upstream),
             status_code=upstream.status_code,
             background=BackgroundTask(upstream.aclose),
         )
-        response.raw_headers = [
-            (name, value)
-            for name, value in upstream.headers.raw
-            if name.lower() not in _HOP_BY_HOP_BACK
-        ]
+        response.raw_headers = response_headers(upstream.headers.raw)
         return response
 
 
-async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+def _content_length(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The caller's Content-Length when it is one plain number (else the body goes chunked)."""
+    values = [value.strip() for name, value in headers if name.lower() == b"content-length"]
+    if len(values) == 1 and values[0].isdigit() and len(values[0]) < 19:
+        return values[0]
+    if values:
+        raise ValueError("Content-Length is not one plain number")
+    return None
+
+
+def _chunked(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name.lower() == b"transfer-encoding" for name, _ in headers)
+
+
+async def _relay(upstream: httpx2.Response) -> AsyncIterator[bytes]:
     try:
         async for chunk in upstream.aiter_raw():
             yield chunk
-    except httpx.HTTPError as error:
+    except httpx2.HTTPError as error:
         # The upstream broke off mid-response: the status line is out, so all that is left is
         # to end the connection early; the client sees an incomplete body, never a fake one.
         logger.warning("devgate: upstream broke off mid-response: %s", type(error).__name__)
         raise
-
-
-def _dropped(name: str) -> bool:
-    lower = name.lower()
-    return (
-        lower in HOP_BY_HOP
-        or lower == "authorization"
-        or lower.replace("_", "-").startswith(PREFIX.lower())
-    )
-
-
-def _unauthorized(challenge: str, description: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": "invalid_token", "error_description": description},
-        401,
-        {"WWW-Authenticate": challenge},
-    )
 
 
 def _error(status: int, code: str, detail: str) -> JSONResponse:

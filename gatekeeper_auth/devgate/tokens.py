@@ -1,4 +1,11 @@
-"""The token endpoint: `POST /oauth/token`, answering like Dataporten's auth engine (RFC 6749)."""
+"""The token endpoint: `POST /oauth/token`, answering like Dataporten's auth engine (RFC 6749).
+
+As on the platform: clients authenticate with HTTP Basic for `client_credentials` and `password`
+(form-posted client credentials get `invalid_client`); tokens live `token_lifetime` seconds (8 h),
+or `longterm_lifetime` (680 days) with the `longterm` scope; `expires_in` counts the seconds
+left. The `password` grant stands in for a browser login; `acr_values` in its form plays the
+client asking for an authentication context, the only case in which the gatekeeper sends Acr.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +30,12 @@ class Grant:
 
     client: Client
     user: User | None
-    scopes: frozenset[str]
+    scopes: frozenset[str]  # the API's sub-scopes, without the gk_<api>_ prefix
     expires_at: float
-    api_token: str
+    api_token: str  # the subtoken, X-Dataporten-token
+    basic_scope: bool = True  # the token carries gk_<api>
+    acr: str | None = None  # set only when the login asked for acr_values
+    longterm: bool = False
 
 
 class OAuthError(Exception):
@@ -63,55 +73,68 @@ class TokenIssuer:
         """Forget every token, as a restart of the gatekeeper would."""
         self._grants.clear()
 
-    def issue(self, client: Client, user: User | None, scopes: frozenset[str]) -> tuple[str, Grant]:
+    def issue(
+        self,
+        client: Client,
+        user: User | None,
+        scopes: frozenset[str],
+        *,
+        basic_scope: bool = True,
+        acr: str | None = None,
+        longterm: bool = False,
+    ) -> tuple[str, Grant]:
         now = time.monotonic()
         for token in [t for t, g in self._grants.items() if g.expires_at <= now]:
             del self._grants[token]
         token = secrets.token_urlsafe(32)
-        grant = Grant(client, user, scopes, now + self.config.token_lifetime, str(uuid.uuid4()))
+        lifetime = self.config.longterm_lifetime if longterm else self.config.token_lifetime
+        grant = Grant(
+            client, user, scopes, now + lifetime, str(uuid.uuid4()), basic_scope, acr, longterm
+        )
         self._grants[token] = grant
         return token, grant
 
     async def endpoint(self, request: Request) -> JSONResponse:
         try:
             form = await _read_form(request, self.config.max_body_bytes)
-            client = self._authenticate_client(request, form)
             grant_type = _one(form, "grant_type")
-            if grant_type == "client_credentials":
-                user = None
-            elif grant_type == "password":
-                user = self._authenticate_user(form)
-            elif grant_type is None:
+            if grant_type is None:
                 raise OAuthError("invalid_request", "grant_type is missing")
-            else:
+            if grant_type not in ("client_credentials", "password"):
                 raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r}")
-            scopes = self._scopes(client, _one(form, "scope"))
+            client = self._authenticate_client(request, form)
+            user = self._authenticate_user(form) if grant_type == "password" else None
+            acr = user.acr if user is not None and _one(form, "acr_values") else None
+            names = self._scopes(client, _one(form, "scope"))
         except OAuthError as error:
             return error.response()
-        token, grant = self.issue(client, user, scopes)
-        api = self.config.api
-        names = [f"gk_{api}", *(f"gk_{api}_{s}" for s in sorted(grant.scopes))]
+        prefix = f"gk_{self.config.api}_"
+        token, grant = self.issue(
+            client,
+            user,
+            frozenset(n[len(prefix) :] for n in names if n.startswith(prefix)),
+            basic_scope=f"gk_{self.config.api}" in names,
+            acr=acr,
+            longterm="longterm" in names,
+        )
         body = {
             "access_token": token,
             "token_type": "Bearer",
-            "expires_in": self.config.token_lifetime - 1,
+            "expires_in": max(0, int(grant.expires_at - time.monotonic())),  # seconds left
             "scope": " ".join(names),
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     def _authenticate_client(self, request: Request, form: dict[str, list[str]]) -> Client:
+        if "client_id" in form or "client_secret" in form:
+            # Dataporten takes form-posted client credentials only with authorization_code.
+            raise OAuthError(
+                "invalid_client", "authenticate the client with HTTP Basic, not in the form", 401
+            )
         header = request.headers.get("authorization")
-        in_form = "client_id" in form or "client_secret" in form
-        if header is not None and in_form:
-            raise OAuthError("invalid_request", "use one client authentication method, not two")
-        client_id: str | None
-        client_secret: str | None
-        if header is not None:
-            client_id, client_secret = _basic(header)
-        else:
-            client_id, client_secret = _one(form, "client_id"), _one(form, "client_secret")
-        if client_id is None or client_secret is None:
-            raise OAuthError("invalid_client", "client authentication is missing", 401)
+        if header is None:
+            raise OAuthError("invalid_client", "client authentication (HTTP Basic) is missing", 401)
+        client_id, client_secret = _basic(header)
         matched = None
         for client in self.config.clients:
             id_ok = compare_digest(client.id.encode(), client_id.encode())
@@ -137,19 +160,21 @@ class TokenIssuer:
                 return user
         raise OAuthError("invalid_grant", "unknown user or wrong password")
 
-    def _scopes(self, client: Client, requested: str | None) -> frozenset[str]:
-        granted = frozenset(client.scopes)
+    def _scopes(self, client: Client, requested: str | None) -> list[str]:
+        """The scope names the token gets: all the client's API scopes when none are asked
+        for; otherwise exactly those asked for, each of which must be granted. A token asked
+        without `gk_<api>` lacks the basic scope, and the proxy answers it 403."""
+        basic = f"gk_{self.config.api}"
+        granted = [basic, *(f"{basic}_{s}" for s in sorted(set(client.scopes)))]
+        if client.longterm:
+            granted.append("longterm")
         if requested is None:
-            return granted
-        prefix = f"gk_{self.config.api}_"
-        wanted = set()
-        for name in requested.split():
-            if name == f"gk_{self.config.api}":
-                continue
-            if not name.startswith(prefix) or name[len(prefix) :] not in granted:
+            return [name for name in granted if name != "longterm"]
+        wanted = set(requested.split())
+        for name in sorted(wanted):
+            if name not in granted:
                 raise OAuthError("invalid_scope", f"scope {name!r} is not granted to this client")
-            wanted.add(name[len(prefix) :])
-        return frozenset(wanted)
+        return [name for name in granted if name in wanted]
 
 
 async def _read_form(request: Request, limit: int) -> dict[str, list[str]]:

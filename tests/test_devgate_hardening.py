@@ -1,0 +1,238 @@
+"""What a hostile review found in the dev gatekeeper (issue 12, items 1-4), over real sockets.
+
+Request targets and headers are written byte for byte on a raw socket, since no HTTP client
+sends `%2F@host:port/x` as a target.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gatekeeper_auth.devgate import DevGateConfig
+from tests.devgate_support import (
+    echo_upstream,
+    raw_request,
+    serve_devgate,
+    status_of,
+    token_for,
+)
+from tests.servers import serve
+
+CLIENT = ("c1", "client-secret-1")
+
+
+def config(upstream: str) -> DevGateConfig:
+    return DevGateConfig.model_validate(
+        {
+            "api": "hardapi",
+            "upstream": upstream,
+            "upstream_credentials": {"password": "upstream-secret"},
+            "clients": [{"id": "c1", "secret": "client-secret-1", "scopes": ["read"]}],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with serve(echo_upstream) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def other() -> Iterator[tuple[str, list[Any]]]:
+    """Another server on the machine, which no request through the dev gatekeeper may reach."""
+    hits: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            hits.append(scope["raw_path"])
+        await echo_upstream(scope, receive, send)
+
+    with serve(app) as url:
+        yield url, hits
+
+
+@pytest.fixture(scope="module")
+def gatekeeper(upstream: str) -> Iterator[tuple[str, str]]:
+    with serve_devgate(config(upstream + "/api")) as (url, _):
+        token = token_for(url, CLIENT, grant_type="client_credentials")["access_token"]
+        yield url, token
+
+
+def send(url: str, target: str, *headers: bytes, method: str = "GET") -> bytes:
+    lines = [f"{method} {target} HTTP/1.1".encode(), b"Host: gk", b"Connection: close", *headers]
+    return raw_request(url, b"\r\n".join(lines) + b"\r\n\r\n")
+
+
+def echoed(answer: bytes) -> dict[str, Any]:
+    assert status_of(answer) == 200, answer[:300]
+    body: dict[str, Any] = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    return body
+
+
+# 1. No open proxy.
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("OPTIONS", "%2F@{other}/anything"),
+        ("GET", "%2F@{other}/anything"),
+        ("GET", "http://{other}/anything"),
+        ("GET", "@{other}/anything"),
+        ("OPTIONS", "*"),
+    ],
+)
+def test_a_target_that_is_not_a_path_is_400_and_goes_nowhere(
+    gatekeeper: tuple[str, str], other: tuple[str, list[Any]], method: str, target: str
+) -> None:
+    url, token = gatekeeper
+    host = other[0].removeprefix("http://")
+    other[1].clear()
+    answer = send(
+        url, target.format(other=host), f"Authorization: Bearer {token}".encode(), method=method
+    )
+    assert status_of(answer) == 400, answer[:300]
+    assert b'"code":"bad_request"' in answer
+    assert other[1] == []
+
+
+def test_a_path_that_looks_like_an_authority_stays_on_the_upstream(
+    gatekeeper: tuple[str, str], other: tuple[str, list[Any]]
+) -> None:
+    url, token = gatekeeper
+    host = other[0].removeprefix("http://")
+    other[1].clear()
+    answer = send(url, f"//{host}/anything", f"Authorization: Bearer {token}".encode())
+    assert echoed(answer)["raw_path"] == f"/api//{host}/anything"
+    assert other[1] == []
+
+
+@pytest.mark.parametrize(
+    ("target", "arrives"),
+    [
+        ("/../secret", "/api/secret"),
+        ("/%2e%2e/secret", "/api/secret"),
+        ("/%2E%2E/%2e%2E/secret?x=1", "/api/secret"),
+        ("/a/b/../../../../secret", "/api/secret"),
+        ("/a/./b/.%2e/c", "/api/a/c"),
+        ("/a/..", "/api/"),
+        ("/a%2Fb/c", "/api/a%2Fb/c"),
+    ],
+)
+def test_dot_segments_never_climb_above_the_base_path(
+    gatekeeper: tuple[str, str], target: str, arrives: str
+) -> None:
+    url, token = gatekeeper
+    assert (
+        echoed(send(url, target, f"Authorization: Bearer {token}".encode()))["raw_path"] == arrives
+    )
+
+
+@pytest.mark.parametrize("target", ["/..%2Fsecret", "/a/%2E%2E%5Csecret", "/.%2f.."])
+def test_a_dot_segment_hidden_behind_an_encoded_slash_is_400(
+    gatekeeper: tuple[str, str], target: str
+) -> None:
+    url, token = gatekeeper
+    assert status_of(send(url, target, f"Authorization: Bearer {token}".encode())) == 400
+
+
+# 2. Never a 500.
+
+
+def test_an_invalid_url_is_400(gatekeeper: tuple[str, str]) -> None:
+    url, _ = gatekeeper
+    answer = send(url, "%2Fx", method="OPTIONS")
+    assert status_of(answer) == 400
+    assert b"Traceback" not in answer
+
+
+@pytest.mark.parametrize(
+    "value", ["caf\u00e9".encode("latin-1"), "caf\u00e9 \u2603".encode()], ids=["latin-1", "utf-8"]
+)
+def test_non_ascii_header_values_are_forwarded_not_a_500(
+    gatekeeper: tuple[str, str], value: bytes
+) -> None:
+    url, token = gatekeeper
+    answer = send(url, "/x", f"Authorization: Bearer {token}".encode(), b"X-Note: " + value)
+    headers = dict(echoed(answer)["headers"])
+    assert headers["x-note"] == value.decode("latin-1")
+
+
+def test_non_ascii_bytes_in_the_token_are_401_not_500(gatekeeper: tuple[str, str]) -> None:
+    url, _ = gatekeeper
+    answer = send(url, "/x", b"Authorization: Bearer caf\xc3\xa9")
+    assert status_of(answer) == 401
+
+
+# 3. Caller headers.
+
+
+def test_caller_gatekeeper_hop_and_forwarding_headers_are_dropped(
+    gatekeeper: tuple[str, str],
+) -> None:
+    url, token = gatekeeper
+    answer = send(
+        url,
+        "/x",
+        f"Authorization: Bearer {token}".encode(),
+        b"X-FeideConnect-Userid: 76a7a061-3c55-430d-8ee0-6f82ec42501f",
+        b"x_feideconnect_clientid: someone",
+        b"X-DATAPORTEN-SCOPES: admin",
+        b"X_Dataporten_Acr: urn:x",
+        b"Connection: X-Hop-Secret, keep-alive",
+        b"X-Hop-Secret: 1",
+        b"Forwarded: for=203.0.113.9",
+        b"X-Forwarded-For: 203.0.113.9",
+        b"X-Forwarded-Host: evil.example",
+        b"X_Forwarded_Proto: https",
+        b"X-Kept: yes",
+    )
+    names = sorted(name for name, _ in echoed(answer)["headers"])
+    assert names == [
+        "authorization",
+        "host",
+        "x-dataporten-clientid",
+        "x-dataporten-gatekeeper",
+        "x-dataporten-scopes",
+        "x-dataporten-token",
+        "x-kept",
+    ]
+    assert (
+        dict(echoed(send(url, "/x", f"Authorization: Bearer {token}".encode()))["headers"])[
+            "x-dataporten-scopes"
+        ]
+        == "read"
+    )
+
+
+# 4. Relayed answers carry the upstream's Date and Server, once.
+
+
+def test_relayed_answers_have_one_date_and_one_server_header(gatekeeper: tuple[str, str]) -> None:
+    url, token = gatekeeper
+    answer = send(url, "/x", f"Authorization: Bearer {token}".encode())
+    head = answer.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n")[1:]
+    names = [line.split(b":", 1)[0] for line in head]
+    assert names.count(b"date") == 1
+    assert names.count(b"server") == 1
+    assert b"server: uvicorn" in head  # the upstream's
+
+
+# Issue 12 item 12: the dev gatekeeper's server keeps request trailers out of the headers.
+
+
+def test_a_request_trailer_never_becomes_a_header(gatekeeper: tuple[str, str]) -> None:
+    url, token = gatekeeper
+    request = (
+        b"POST /x HTTP/1.1\r\nHost: gk\r\nConnection: close\r\n"
+        + f"Authorization: Bearer {token}\r\n".encode()
+        + b"Transfer-Encoding: chunked\r\nTrailer: X-Dataporten-Userid\r\n\r\n"
+        + b"5\r\nhello\r\n0\r\nX-Dataporten-Userid: 76a7a061-3c55-430d-8ee0-6f82ec42501f\r\n\r\n"
+    )
+    names = [name for name, _ in echoed(raw_request(url, request))["headers"]]
+    assert "x-dataporten-userid" not in names
