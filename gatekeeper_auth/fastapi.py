@@ -24,7 +24,7 @@ OAUTH2_SCHEME_NAME = "DataportenOAuth2"
 DATAPORTEN_TOKEN_URL = "https://auth.dataporten.no/oauth/token"  # noqa: S105 (a URL)
 _SCHEME_DESCRIPTION = (
     "An access token from Dataporten, sent to the API Gatekeeper as "
-    "'Authorization: Bearer <token>'. The gatekeeper checks it and forwards the request "
+    "`Authorization: Bearer <token>`. The gatekeeper checks it and forwards the request "
     "with the caller's client id, user and sub-scopes."
 )
 

@@ -280,6 +280,7 @@ def test_settings_example_reads_a_rotation_from_the_environment(
         ("feide_connect", DOCS_GATEKEEPER, "10.0.0.1", 401),
         ("gatekeeper_networks", DOCS_GATEKEEPER, "158.38.1.2", 200),
         ("gatekeeper_networks", DOCS_GATEKEEPER, "10.0.0.1", 403),
+        ("no_userid_grant", DOCS_GATEKEEPER, "10.0.0.1", 403),
     ],
 )
 def test_deployment_options_example(

@@ -7,10 +7,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from gatekeeper_auth import GatekeeperMiddleware, get_identity, requires_system, requires_user
+from gatekeeper_auth import GatekeeperMiddleware, get_identity, system_endpoint, user_endpoint
 
 
-@requires_system(scopes={"read"})
+@system_endpoint(scopes={"read"})
 async def export(request: Request) -> JSONResponse:
     caller = get_identity(request)
     assert caller is not None  # the guard let it in
@@ -22,7 +22,7 @@ async def inbox(request: Request) -> JSONResponse:
     return JSONResponse({"user": request.user.identity})
 
 
-@requires_user()
+@user_endpoint()
 async def chat(websocket: WebSocket) -> None:
     await websocket.accept()
     async for message in websocket.iter_text():
