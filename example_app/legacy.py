@@ -11,10 +11,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from gatekeeper_auth import get_identity, requires_system, requires_user
+from gatekeeper_auth import get_identity, system_endpoint, user_endpoint
 
 
-@requires_system(scopes={"read"})
+@system_endpoint(scopes={"read"})
 async def system_report(request: Request) -> JSONResponse:
     identity = get_identity(request)
     assert identity is not None
@@ -26,7 +26,7 @@ async def profile(request: Request) -> JSONResponse:
     return JSONResponse({"user": request.user.display_name, "scopes": list(request.auth.scopes)})
 
 
-@requires_user()
+@user_endpoint()
 async def echo(websocket: WebSocket) -> None:
     await websocket.accept()
     identity = get_identity(websocket)

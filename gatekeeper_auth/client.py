@@ -24,10 +24,23 @@ import json
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import httpx2
+try:
+    import httpx2
+except ImportError:  # pragma: no cover - exercised in a subprocess by the packaging test
+    raise ImportError(
+        "gatekeeper_auth.client needs httpx2, which is not installed: "
+        "pip install 'gatekeeper-auth[client]'"
+    ) from None
+
+if TYPE_CHECKING:
+    _HttpxAuth = object
+else:
+    try:  # httpx is optional: with it installed, the same objects serve httpx clients too
+        from httpx import Auth as _HttpxAuth
+    except ImportError:
+        _HttpxAuth = object
 
 DATAPORTEN_TOKEN_URL = "https://auth.dataporten.no/oauth/token"  # noqa: S105 (a URL)
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
@@ -47,7 +60,7 @@ class TokenError(Exception):
         self.status_code = status_code
 
 
-class _CachedTokenAuth(httpx2.Auth, httpx.Auth):
+class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
     """The shared flow: a cached bearer token, one fetch at a time, one retry after a 401.
 
     Subclasses say how to fetch (`_fetch`, a generator of token-endpoint requests that returns

@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 from gatekeeper_auth import GatekeeperMiddleware
 from gatekeeper_auth.devgate import DevGateConfig
-from gatekeeper_auth.starlette import requires_system
+from gatekeeper_auth.starlette import system_endpoint
 from tests.devgate_support import serve_devgate, token_for
 from tests.servers import serve
 
@@ -27,7 +27,7 @@ PASSWORD = "websocket-gatekeeper-password"
 CLIENT = ("c1", "client-secret-1")
 
 
-@requires_system()
+@system_endpoint()
 async def system_socket(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=(websocket.scope.get("subprotocols") or [None])[0])
     headers = {k.decode(): v.decode() for k, v in websocket.scope["headers"]}

@@ -198,3 +198,54 @@ def test_the_fixtures_need_no_conftest_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+# Packaging: everything importable from gatekeeper_auth imports on a plain install; a missing
+# extra is named.
+
+BLOCK = "import sys\nfor name in {names!r}:\n    sys.modules[name] = None\n"
+OPTIONAL = ["httpx", "httpx2", "jwt", "cryptography", "uvicorn", "websockets", "pytest"]
+
+
+def run_without(names: list[str], code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-c", BLOCK.format(names=names) + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_package_imports_without_any_extra() -> None:
+    result = run_without(
+        OPTIONAL,
+        """
+        import gatekeeper_auth, gatekeeper_auth.testing
+        from gatekeeper_auth import *
+        try:
+            gatekeeper_auth.FeideJWT(audience="https://n.feide.no/datasources/x")
+        except gatekeeper_auth.ConfigurationError as error:
+            print(error)
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'gatekeeper-auth[jwt]'" in result.stdout
+
+
+def test_the_client_names_its_extra_and_needs_no_httpx() -> None:
+    missing = run_without(["httpx2"], "import gatekeeper_auth.client")
+    assert missing.returncode != 0
+    assert missing.stderr.strip().splitlines()[-1] == (
+        "ImportError: gatekeeper_auth.client needs httpx2, which is not installed: "
+        "pip install 'gatekeeper-auth[client]'"
+    )
+    without_httpx = run_without(
+        ["httpx"],
+        """
+        import httpx2
+        from gatekeeper_auth.client import ClientCredentialsAuth
+        assert isinstance(ClientCredentialsAuth("id", "secret"), httpx2.Auth)
+        """,
+    )
+    assert without_httpx.returncode == 0, without_httpx.stderr

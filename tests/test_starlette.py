@@ -16,13 +16,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from gatekeeper_auth import (
     GatekeeperMiddleware,
     Identity,
-    Refusal,
     get_identity,
-    refusal_handler,
+    identity_endpoint,
     require_system,
-    requires_identity,
-    requires_system,
-    requires_user,
+    system_endpoint,
+    user_endpoint,
 )
 from gatekeeper_auth.testing import TEST_CLIENT_ID, FakeGatekeeper
 from tests.helpers import OTHER_CLIENT, assert_refused
@@ -33,12 +31,12 @@ def kind_of(request: Request) -> JSONResponse:
     return JSONResponse({"kind": identity.kind if identity else None})
 
 
-@requires_system(scopes={"read"})
+@system_endpoint(scopes={"read"})
 async def system_only(request: Request) -> JSONResponse:
     return kind_of(request)
 
 
-@requires_user()
+@user_endpoint()
 def user_only_sync(request: Request) -> JSONResponse:
     return kind_of(request)
 
@@ -54,12 +52,12 @@ async def starlette_requires_user_read(request: Request) -> JSONResponse:
 
 
 class Reports(HTTPEndpoint):
-    @requires_identity(clients={TEST_CLIENT_ID})
+    @identity_endpoint(clients={TEST_CLIENT_ID})
     async def get(self, request: Request) -> JSONResponse:
         return kind_of(request)
 
 
-@requires_system(clients={TEST_CLIENT_ID})
+@system_endpoint(clients={TEST_CLIENT_ID})
 async def system_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.send_json({"kind": "system"})
@@ -70,7 +68,7 @@ async def late_check_socket(websocket: WebSocket) -> None:
     """A guard applied after accept: the refusal arrives as close 1008 with the code."""
     await websocket.accept()
 
-    @requires_user()
+    @user_endpoint()
     async def inner(ws: WebSocket) -> None:
         await ws.send_json({"kind": "user"})
 
@@ -233,10 +231,10 @@ def test_fastapi_websocket_guard_refuses_with_1008(
 
 def test_decorating_something_that_is_not_an_endpoint_fails_loudly() -> None:
     with pytest.raises(TypeError, match="Depends\\(require_system"):
-        requires_system()(Request({"type": "http"}))  # type: ignore[type-var]
+        system_endpoint()(Request({"type": "http"}))  # type: ignore[type-var]
 
 
-def test_fastapi_app_mounted_under_another_keeps_4xx_with_refusal_handler(
+def test_fastapi_app_mounted_under_another_keeps_4xx_without_a_handler(
     gatekeeper: FakeGatekeeper,
 ) -> None:
     sub = FastAPI()
@@ -245,7 +243,6 @@ def test_fastapi_app_mounted_under_another_keeps_4xx_with_refusal_handler(
     async def ping(caller: Annotated[Identity, Depends(require_system())]) -> dict[str, str]:
         return {"client": caller.client_id}
 
-    sub.add_exception_handler(Refusal, refusal_handler)
     outer = Starlette()
     outer.mount("/sub", sub)
     outer.add_middleware(GatekeeperMiddleware, **gatekeeper.middleware_options())
