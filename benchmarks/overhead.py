@@ -45,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from benchmarks.jwt_overhead import jwt_rows
 from benchmarks.jwt_overhead import report as jwt_report
-from gatekeeper_auth import GatekeeperMiddleware, Identity, require_system
+from gatekeeper_auth import FeideJWT, GatekeeperMiddleware, Identity, require_system
+from gatekeeper_auth.fake_feide import FakeFeideIssuer
 
 PASSWORD = "benchmark-password"
 CLIENT = "42b0c02e-0dda-4882-9da0-882a4b1abad6"
@@ -63,6 +64,12 @@ HEADERS = [
     (b"x-dataporten-acr", b""),
     (b"x-dataporten-token", b"5b1f3a2e-9c1d-4f0a-8e7b-2d6c4a9f0e13"),
     (b"x-forwarded-for", b"158.38.0.10"),
+]
+#: A Feide JWT straight from a caller (system token, an hour's life: it outlives the run).
+ISSUER = FakeFeideIssuer()
+JWT_HEADERS = [
+    *HEADERS[:4],
+    (b"authorization", b"Bearer " + ISSUER.mint(lifetime=3600).encode()),
 ]
 
 
@@ -138,6 +145,9 @@ def starlette_app(middleware: str | None) -> ASGIApp:
         app.add_middleware(GatekeeperMiddleware, password=PASSWORD)
     elif middleware == "authmw":
         app.add_middleware(AuthenticationMiddleware, backend=UsualBackend())
+    elif middleware == "gatekeeper_and_jwt":  # both paths configured, as during a migration
+        jwt = FeideJWT(audience=ISSUER.audience, transport=ISSUER.transport())
+        app.add_middleware(GatekeeperMiddleware, password=PASSWORD, jwt=jwt)
     return app
 
 
@@ -247,6 +257,11 @@ def same_headers(_: int) -> list[tuple[bytes, bytes]]:
     return list(HEADERS)
 
 
+def jwt_seen_before(_: int) -> list[tuple[bytes, bytes]]:
+    """The same Feide JWT every time (verified once in the warm-up), and no gatekeeper."""
+    return list(JWT_HEADERS)
+
+
 def new_token_each_time(i: int) -> list[tuple[bytes, bytes]]:
     """Defeats the identity cache: every request carries another X-Dataporten-Token."""
     headers = list(HEADERS)
@@ -261,6 +276,7 @@ VARIANTS: dict[str, tuple[Callable[[], ASGIApp], Callable[[int], list[tuple[byte
     "starlette_gatekeeper": (lambda: starlette_app("gatekeeper"), same_headers),
     "starlette_gatekeeper_uncached": (lambda: starlette_app("gatekeeper"), new_token_each_time),
     "starlette_authmw": (lambda: starlette_app("authmw"), same_headers),
+    "starlette_jwt_seen_before": (lambda: starlette_app("gatekeeper_and_jwt"), jwt_seen_before),
     "fastapi_bare": (lambda: fastapi_app("bare"), same_headers),
     "fastapi_trivial_dependency": (lambda: fastapi_app("trivial_dependency"), same_headers),
     "fastapi_require_system": (lambda: fastapi_app("require_system"), same_headers),
@@ -378,6 +394,7 @@ TARGETS = {
     "require_system_vs_fastapi_bare": ("<=", 1.10),
     "require_system_vs_httpbasic": ("<=", 1.0),
     "http_rps_ratio": (">=", 0.95),
+    "jwt_seen_before_vs_gatekeeper": ("<=", 1.2),
 }
 
 
@@ -395,6 +412,7 @@ RATIOS = {
     ),
     "trivial_dependency_vs_fastapi_bare": ("fastapi_trivial_dependency", "fastapi_bare"),
     "require_system_vs_httpbasic": ("fastapi_require_system", "fastapi_httpbasic"),
+    "jwt_seen_before_vs_gatekeeper": ("starlette_jwt_seen_before", "starlette_gatekeeper"),
 }
 
 

@@ -16,7 +16,6 @@ from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_netw
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
-from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatekeeper_auth.credentials import GatekeeperCredentials
@@ -27,7 +26,7 @@ from gatekeeper_auth.jwt import WWW_AUTHENTICATE as JWT_CHALLENGE
 from gatekeeper_auth.jwt import FeideJWT, looks_like_jwt
 from gatekeeper_auth.rules import SCOPE_KEY
 from gatekeeper_auth.settings import ExplicitSettings, GatekeeperSettings, explain
-from gatekeeper_auth.starlette import GatekeeperUser, auth_scopes
+from gatekeeper_auth.starlette import GatekeeperAuth, GatekeeperUser
 
 logger = logging.getLogger("gatekeeper_auth")
 
@@ -36,9 +35,10 @@ _FAILURE_LOG_INTERVAL = 60.0  # seconds between two lines about wrong gatekeeper
 
 Secrets = str | SecretStr | Sequence[str | SecretStr]
 Network = str | IPv4Network | IPv6Network
-# What the scope gets for one caller: request.user, request.auth's scopes, the identity.
-Caller = tuple[GatekeeperUser, tuple[str, ...], Identity | None]
-_ANONYMOUS: Caller = (GatekeeperUser(None), (), None)
+# What the scope gets for one caller: request.user, request.auth, the identity; all immutable,
+# so one tuple serves every request of the same caller.
+Caller = tuple[GatekeeperUser, GatekeeperAuth, Identity | None]
+_ANONYMOUS: Caller = (GatekeeperUser(None), GatekeeperAuth(None), None)
 
 
 class GatekeeperMiddleware:
@@ -139,6 +139,11 @@ class GatekeeperMiddleware:
         # hours, so this saves checking and parsing on almost every request; identities are
         # immutable, so sharing one between requests is safe.
         self._verified: dict[Key, Caller] = {}
+        # Authorization values that carried a verified JWT -> (the token, its caller). Saves the
+        # credential check, parsing and building the caller again (benchmarks: jwt_seen_before);
+        # each use asks the verifier whether the token is still valid (its exp), and a value
+        # that failed the credentials once fails them always.
+        self._jwt_callers: dict[bytes, tuple[bytes, Caller]] = {}
         networks = tuple(ip_network(n) for n in settings.allowed_networks or ())
         self._networks = networks
         self._address_allowed = lru_cache(maxsize=4096)(lambda host: _in_networks(host, networks))
@@ -171,15 +176,16 @@ class GatekeeperMiddleware:
         if caller is None:
             try:
                 found = self._identify(scope, authorization, key, problem)
-                # A JWT is checked by the verifier, which may have to fetch keys.
-                caller = await self._from_jwt(scope, found) if isinstance(found, bytes) else found
+                if isinstance(found, bytes):  # a JWT: the verifier may have to fetch keys
+                    caller = await self._from_jwt(scope, authorization or b"", found)
+                else:
+                    caller = found
             except Refusal as refusal:
                 if refusal.code != "gatekeeper_credentials_invalid":
                     refusal.log(scope)  # that one is counted and logged by `_failures`
                 await refusal.send(scope, receive, send)
                 return
-        scope["user"], scopes, identity = caller
-        scope["auth"] = AuthCredentials(scopes)
+        scope["user"], scope["auth"], identity = caller
         scope[SCOPE_KEY] = identity
         state = scope.get("state")
         if state is None:
@@ -201,6 +207,10 @@ class GatekeeperMiddleware:
                 "scope['headers'] holds a value that is not bytes; the ASGI specification "
                 "requires byte strings: fix the server or middleware that put it there."
             )
+        if self._jwt is not None:
+            seen = self._jwt_callers.get(authorization)
+            if seen is not None and self._jwt.cached(seen[0]) is seen[1][2]:
+                return seen[1]
         credentials = self._credentials
         if credentials is not None and credentials.match(authorization):  # first, as always
             return self._from_gatekeeper(scope, key, problem, remember=True)
@@ -221,8 +231,8 @@ class GatekeeperMiddleware:
             www_authenticate=credentials.challenge,
         )
 
-    async def _from_jwt(self, scope: Scope, token: bytes) -> Caller:
-        assert self._jwt is not None  # only `_identify` sends a token here, and only then
+    async def _from_jwt(self, scope: Scope, authorization: bytes, token: bytes) -> Caller:
+        assert self._jwt is not None  # only `_identify` finds a token, and only then
         identity = self._jwt.cached(token)
         if identity is None:
             try:
@@ -231,7 +241,11 @@ class GatekeeperMiddleware:
                 if scope.get("method") == "OPTIONS":
                     return _ANONYMOUS  # not ours to judge: the caller's own token on a preflight
                 raise
-        return (GatekeeperUser(identity), auth_scopes(identity), identity)
+        caller: Caller = (GatekeeperUser(identity), GatekeeperAuth(identity), identity)
+        if len(self._jwt_callers) >= _REMEMBERED_CALLERS:
+            self._jwt_callers.clear()
+        self._jwt_callers[authorization] = (token, caller)
+        return caller
 
     def _from_gatekeeper(
         self, scope: Scope, key: Key, problem: Refusal | None, *, remember: bool
@@ -255,7 +269,7 @@ class GatekeeperMiddleware:
                 "userid_grant=false (GATEKEEPER_USERID_GRANT=false) until the API has the grant "
                 "in the Dataporten dashboard and every token issued before it has expired."
             )
-        caller: Caller = (GatekeeperUser(identity), auth_scopes(identity), identity)
+        caller: Caller = (GatekeeperUser(identity), GatekeeperAuth(identity), identity)
         if remember:
             if len(self._verified) >= _REMEMBERED_CALLERS:
                 self._verified.clear()  # a simple bound; callers come back within seconds

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, cast
 
-from starlette.authentication import BaseUser
+from starlette.authentication import AuthCredentials, BaseUser
 from starlette.requests import HTTPConnection
 
 from gatekeeper_auth.errors import Refusal
@@ -57,10 +57,20 @@ class GatekeeperUser(BaseUser):
         return self.caller.user_id or self.caller.client_id
 
 
-def auth_scopes(identity: Identity | None) -> tuple[str, ...]:
-    """The names Starlette's `@requires` sees for this caller (`request.auth.scopes`)."""
-    if identity is None:
-        return ()
+class GatekeeperAuth(AuthCredentials):
+    """Starlette's `request.auth`: `.scopes` are the names `@requires` checks, `authenticated`,
+    the kind and `scope:<name>` per sub-scope. Immutable (a tuple), so one instance can serve
+    every request of the same caller."""
+
+    def __init__(self, identity: Identity | None) -> None:
+        scopes = () if identity is None else _scope_names(identity)
+        object.__setattr__(self, "scopes", scopes)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("GatekeeperAuth is immutable: it may be shared between requests")
+
+
+def _scope_names(identity: Identity) -> tuple[str, ...]:
     return ("authenticated", identity.kind, *sorted("scope:" + s for s in identity.scopes))
 
 

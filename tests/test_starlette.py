@@ -6,7 +6,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
-from starlette.authentication import requires
+from starlette.authentication import AuthCredentials, BaseUser, requires
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -307,3 +307,25 @@ def test_preflight_without_credentials_reaches_the_mounted_app_as_anonymous() ->
     client = mounted_with(FakeGatekeeper().middleware_options())
     response = client.options("/legacy/requires-system")
     assert response.status_code == 405  # the route's own answer: the middleware let it through
+
+
+def test_request_auth_and_user_follow_starlettes_types_and_cannot_be_changed(
+    gatekeeper: FakeGatekeeper,
+) -> None:
+    seen: dict[str, object] = {}
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        seen["auth"], seen["user"] = request.auth, request.user
+        with pytest.raises(AttributeError):
+            request.auth.scopes.append("admin")  # shared between requests: a tuple
+        with pytest.raises(AttributeError):
+            request.user.caller = None
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/", endpoint)])
+    app.add_middleware(GatekeeperMiddleware, **gatekeeper.middleware_options())
+    assert TestClient(app).get("/", headers=gatekeeper.user(scopes=["read"])).text == "ok"
+    assert isinstance(seen["auth"], AuthCredentials)
+    assert isinstance(seen["user"], BaseUser)
+    assert getattr(seen["auth"], "scopes", None) == ("authenticated", "user", "scope:read")
+    assert seen["auth"] is not seen["user"]
