@@ -50,6 +50,9 @@ USER_CLAIMS: Final = frozenset(
         NIN,
     }
 )
+#: The context of an end user's login (OpenID Connect): present only when a user logged in, so
+#: they too make a token a user's. Their types are not ours to check.
+LOGIN_CLAIMS: Final = frozenset({"acr", "amr", "auth_time", "sid"})
 FEIDE_CLAIM_PREFIX: Final = "https://n.feide.no/claims/"
 #: The claims of every token, user or system (`jti` is not Feide's but is no user claim either).
 TOKEN_CLAIMS: Final = frozenset(
@@ -199,7 +202,10 @@ class FeideJWT:
             raise _invalid(_reason(error)) from None
         except Exception:  # the library choked on a malformed token: still a 401
             raise _invalid("the token is malformed") from None
-        identity, exp = self._identity(claims, token)
+        try:
+            identity, exp = self._identity(claims, token)
+        except (OverflowError, RecursionError):  # a signed token with absurd numbers or nesting
+            raise _invalid("the token's claims are out of range or nested too deep") from None
         self._remember(token, identity, exp)
         return identity
 
@@ -248,7 +254,7 @@ class FeideJWT:
             if name in USER_CLAIMS:
                 _text(claims, name, required=True, empty=name == "name")
                 has_user_claim = True
-            elif name.startswith(FEIDE_CLAIM_PREFIX):
+            elif name in LOGIN_CLAIMS or name.startswith(FEIDE_CLAIM_PREFIX):
                 has_user_claim = True
         eppn = claims.get(EPPN)
         nin = claims.get(NIN)
@@ -291,7 +297,11 @@ def _check_jwks_url(url: str) -> None:
         host = None
         parts = None
     if parts is None or not host:
-        raise ConfigurationError(f"FeideJWT jwks_url= is not a URL: {url!r}")
+        raise ConfigurationError(f"FeideJWT jwks_url= is not a URL (such as {FEIDE_JWKS_URL}).")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            "FeideJWT jwks_url= holds a user name or password; a key set is public: drop them."
+        )
     if parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK):
         return
     raise ConfigurationError(

@@ -218,7 +218,9 @@ class GatekeeperMiddleware:
             return token
         if scope.get("method") == "OPTIONS":
             return _ANONYMOUS  # the caller's own token, which the gatekeeper leaves on OPTIONS
-        if credentials is None:  # JWT only: whatever this is, it is no valid token
+        if credentials is None or (self._jwt is not None and not authorization):
+            # JWT only, or an empty or repeated Authorization beside a JWT verifier: whatever
+            # this is, it is no valid token (and no failed gatekeeper login to count).
             raise Refusal(
                 "token_invalid",
                 "The Authorization header carries no JWT.",

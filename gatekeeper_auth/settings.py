@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
 from typing import Annotated, Any
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -119,6 +121,17 @@ class GatekeeperSettings(BaseSettings):
             )
         return value
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, ExactDotEnv(settings_cls), file_secret_settings)
+
     def secrets(self) -> tuple[list[str], list[str]]:
         """The Basic passwords and the bearer tokens to accept, current ones first."""
         passwords = [*self.password, *filter(None, [self.previous_password])]
@@ -135,6 +148,50 @@ class GatekeeperSettings(BaseSettings):
             jwks_url=self.jwt_jwks_url,
             leeway=self.jwt_leeway,
         )
+
+
+_SECRETS = ("password", "previous_password", "bearer_token", "previous_bearer_token")
+
+
+class ExactDotEnv(PydanticBaseSettingsSource):
+    """The `.env` file, read so that a secret is used exactly as written, or refused.
+
+    python-dotenv's defaults change values silently: `${NAME}` is expanded, an unquoted ` #`
+    starts a comment, unquoted trailing white space is dropped. Here nothing is expanded, and
+    an unquoted secret that dotenv would cut or trim is refused with a message (never the value)
+    that says to quote it.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(str(self.config.get("env_file") or ".env"))
+        if not path.is_file():
+            return {}
+        prefix = str(self.config.get("env_prefix", "")).upper()
+        values = {
+            key.upper(): value
+            for key, value in dotenv_values(path, interpolate=False).items()
+            if value is not None
+        }
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, equals, raw = line.removeprefix("export ").partition("=")
+            name = key.strip().upper().removeprefix(prefix).lower()
+            if not equals or not key.strip().upper().startswith(prefix) or name not in _SECRETS:
+                continue
+            value = raw.lstrip()
+            if value[:1] not in ("'", '"') and (value != value.rstrip() or " #" in value):
+                raise ValueError(
+                    f"{prefix}{name.upper()} in {path} is not quoted and holds ' #' or ends "
+                    "with white space, which a .env file cuts off: put the secret in single "
+                    "quotes"
+                )
+        return {
+            name: values[prefix + name.upper()]
+            for name in self.settings_cls.model_fields
+            if prefix + name.upper() in values
+        }
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: `__call__` reads the whole file at once
 
 
 class ExplicitSettings(GatekeeperSettings):

@@ -30,7 +30,10 @@ class GatekeeperUser(BaseUser):
     """Starlette's `request.user`: `.caller` is the `Identity` (None when anonymous).
 
     Immutable, so one instance can serve every request of the same caller. `.identity` is
-    Starlette's string id: the user id, else the client id.
+    Starlette's string id: for a user, the user id, else the first secondary id
+    (`feide:alice@org.no`), else `""` (never the client id, which two users of one client
+    would share with each other and with the client's own system calls); for a system request,
+    the client id.
     """
 
     __slots__ = ("caller",)
@@ -52,9 +55,14 @@ class GatekeeperUser(BaseUser):
 
     @property
     def identity(self) -> str:
-        if self.caller is None:
+        caller = self.caller
+        if caller is None:
             return ""
-        return self.caller.user_id or self.caller.client_id
+        if caller.kind != "user":
+            return caller.client_id
+        if caller.user_id is not None:
+            return caller.user_id
+        return str(caller.secondary_ids[0]) if caller.secondary_ids else ""
 
 
 class GatekeeperAuth(AuthCredentials):

@@ -248,3 +248,38 @@ def test_the_gatekeeper_password_itself_never_reaches_the_log(
         client.get("/system", headers={"Authorization": wrong})
     assert TEST_PASSWORD not in caplog.text
     assert wrong not in caplog.text
+
+
+# Found by the review of this change: a .env file must not change a secret either.
+
+
+@pytest.mark.parametrize(
+    ("line", "password"),
+    [
+        ("GATEKEEPER_PASSWORD=k9${Qz7!mP2}x", "k9${Qz7!mP2}x"),  # dotenv would expand ${...}
+        ("GATEKEEPER_PASSWORD='k9 #Qz7!mP2x'", "k9 #Qz7!mP2x"),
+        ('export GATEKEEPER_PASSWORD="k9 #Qz7"', "k9 #Qz7"),
+    ],
+)
+def test_a_dotenv_secret_is_used_exactly_as_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str, password: str
+) -> None:
+    monkeypatch.delenv("GATEKEEPER_PASSWORD", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(line + "\n")
+    client = TestClient(build_app())
+    assert client.get("/system", headers=FakeGatekeeper(password=password).system()).is_success
+
+
+@pytest.mark.parametrize(
+    "line", ["GATEKEEPER_PASSWORD=k9 #Qz7!mP2x", "GATEKEEPER_PREVIOUS_PASSWORD=abc-secret   "]
+)
+def test_a_dotenv_secret_that_dotenv_would_cut_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("GATEKEEPER_PASSWORD='ok'\n" + line + "\n")
+    said = everything_said(configuration_error())
+    assert "put the secret in single quotes" in said
+    assert "Qz7" not in said
+    assert "abc-secret" not in said

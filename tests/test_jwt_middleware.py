@@ -3,9 +3,10 @@
 from typing import Any
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
-from gatekeeper_auth import FeideJWT, GatekeeperMiddleware
+from gatekeeper_auth import ConfigurationError, FeideJWT, GatekeeperMiddleware
 from gatekeeper_auth.testing import TEST_CLIENT_ID, FakeFeideIssuer, FakeGatekeeper
 from tests.helpers import assert_refused, build_app
 
@@ -170,3 +171,73 @@ def test_the_reason_is_logged_and_the_token_never(
     assert "the token has expired" in caplog.text
     for piece in token.split("."):
         assert piece[:12] not in caplog.text
+
+
+# Found by the review of this change.
+
+
+def test_two_authorization_headers_beside_a_jwt_verifier_are_token_invalid(
+    feide_issuer: FakeFeideIssuer,
+) -> None:
+    token = feide_issuer.mint()
+    headers = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
+    assert_refused(client_for(feide_issuer).get("/any", headers=headers), "token_invalid")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"exp": 10**400}, {"nbf": -(10**400)}, {"x": "nested 900 deep"}],
+    ids=["huge exp", "huge negative nbf", "nesting"],
+)
+def test_absurd_numbers_or_nesting_in_a_signed_token_are_401_not_500(
+    feide_issuer: FakeFeideIssuer, claims: dict[str, Any]
+) -> None:
+    if "x" in claims:
+        nested: Any = 1
+        for _ in range(900):
+            nested = [nested]
+        claims = {"x": nested}
+    token = feide_issuer.mint(claims=claims)
+    assert_refused(client_for(feide_issuer).get("/any", headers=bearer(token)), "token_invalid")
+
+
+@pytest.mark.parametrize(
+    "claim", [{"acr": "urn:x"}, {"amr": ["pwd"]}, {"auth_time": 1}, {"sid": "s"}]
+)
+def test_a_login_claim_makes_a_token_a_users(
+    feide_issuer: FakeFeideIssuer, claim: dict[str, Any]
+) -> None:
+    token = feide_issuer.mint(claims=claim)  # sub == client_id, no profile claim
+    response = client_for(feide_issuer).get("/system", headers=bearer(token))
+    assert_refused(response, "user_token_not_allowed")
+
+
+def test_a_jwks_url_with_a_password_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        FeideJWT(audience="https://n.feide.no/datasources/x", jwks_url="https://u:Zq8s@h/jwks")
+    assert "Zq8s" not in str(refused.value)
+    with pytest.raises(ConfigurationError) as bad:
+        FeideJWT(audience="https://n.feide.no/datasources/x", jwks_url="https://u:Zq8s@[bad/j")
+    assert "Zq8s" not in str(bad.value)
+
+
+def test_starlettes_user_identity_never_mixes_users_of_one_client(
+    feide_issuer: FakeFeideIssuer,
+) -> None:
+    app = build_app(jwt=jwt_for(feide_issuer), **FakeGatekeeper().middleware_options())
+
+    @app.get("/who")
+    async def who(request: Request) -> str:
+        return str(request.user.identity)
+
+    client = TestClient(app)
+    gatekeeper = FakeGatekeeper()
+    alice = gatekeeper.user(user_id=None, secondary_ids=["feide:alice@org.no"])
+    bob = gatekeeper.user(user_id=None, secondary_ids=["feide:bob@org.no"])
+    anonymous_user = gatekeeper.user(user_id=None, acr="urn:x")
+    assert client.get("/who", headers=alice).json() == "feide:alice@org.no"
+    assert client.get("/who", headers=bob).json() == "feide:bob@org.no"
+    assert client.get("/who", headers=anonymous_user).json() == ""
+    assert client.get("/who", headers=gatekeeper.system()).json() == TEST_CLIENT_ID
+    jwt_user = feide_issuer.mint(user_claims={"name": "N"})  # sub == client_id
+    assert client.get("/who", headers=bearer(jwt_user)).json() == ""
