@@ -5,6 +5,11 @@ secret, Execute. The tests read what the page shows, never screenshots.
 """
 
 import json
+import queue
+import re
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,3 +197,42 @@ def test_a_gatekeeper_url_that_is_not_http_stops_the_app(
     assert str(raised.value) == (
         "EXAMPLE_GATEKEEPER_URL must be an http(s) URL with a host, such as http://127.0.0.1:8000"
     )
+
+
+def test_make_run_prints_the_swagger_url_and_it_serves_the_flow_through_the_gatekeeper() -> None:
+    """`python -m example_app.run` (what `make run` runs), with its defaults: the URL it prints
+    loads through the gatekeeper, and its OpenAPI document sends calls and Authorize there."""
+    if run.port_in_use(8000) or run.port_in_use(8001):
+        pytest.skip("127.0.0.1:8000 or :8001 is taken, so make run cannot start here")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "example_app.run"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=pump, args=(process, lines), daemon=True).start()
+    try:
+        printed = ""
+        while not printed.startswith("Swagger UI:"):
+            printed = lines.get(timeout=30)  # bounded: queue.Empty fails the test
+        url = re.search(r"http://\S+/docs", printed)
+        assert url is not None, printed
+        docs = httpx2.get(url.group())
+        schema = httpx2.get(url.group().removesuffix("/docs") + "/openapi.json").json()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert url.group() == f"{run.GATEKEEPER}/docs"
+    assert docs.status_code == 200
+    assert schema["servers"][0]["url"] == run.GATEKEEPER
+    flows = schema["components"]["securitySchemes"]["DataportenOAuth2"]["flows"]
+    assert flows["clientCredentials"]["tokenUrl"] == f"{run.GATEKEEPER}/oauth/token"
+
+
+def pump(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+    """Move a process's output into `lines`, so that the test reads it with a timeout."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.put(line)
