@@ -4,7 +4,9 @@ Run it with `make run`, which puts the development gatekeeper in front of it.
 """
 
 import hashlib
+import os
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -29,6 +31,8 @@ from gatekeeper_auth import (
 DEMO_PASSWORD = "demo-gatekeeper-password"
 #: The client that example_app/devgate.toml registers first, allowed on /system/admin.
 REPORTS_CLIENT = "3e1b5a8c-7d2f-4c6a-9b1e-5f8d2c7a4e90"
+#: Where `make run` serves the development gatekeeper (example_app/run.py).
+GATEKEEPER_URL = "http://127.0.0.1:8000"
 
 # Guards are objects: declare each once, use it anywhere (and override it in tests).
 SystemCaller = Annotated[Identity, Depends(require_system())]
@@ -126,7 +130,10 @@ def create_app(settings: GatekeeperSettings | None = None) -> FastAPI:
             size += len(chunk)
         return {"bytes": size, "sha256": digest.hexdigest()}
 
-    describe_guards(app)
+    gatekeeper, token_url = swagger_urls()
+    # "Try it out" must go through the gatekeeper: the backend refuses a bare token.
+    app.servers = [{"url": gatekeeper, "description": "the API gatekeeper"}]
+    describe_guards(app, token_url=token_url)
     app.mount("/legacy", legacy.app)
     app.add_middleware(GatekeeperMiddleware, settings=settings)
     # CORS outermost: the gatekeeper forwards preflight OPTIONS without credentials, so the
@@ -138,6 +145,23 @@ def create_app(settings: GatekeeperSettings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
     )
     return app
+
+
+def swagger_urls() -> tuple[str, str]:
+    """The gatekeeper Swagger UI sends "Try it out" through (the OpenAPI `servers`) and the
+    token URL its Authorize posts to: `EXAMPLE_GATEKEEPER_URL` (default: `make run`'s
+    development gatekeeper) and `EXAMPLE_TOKEN_URL` (default: that gatekeeper's /oauth/token,
+    where the development gatekeeper issues tokens; Dataporten's is
+    https://auth.dataporten.no/oauth/token)."""
+    gatekeeper = _http_url("EXAMPLE_GATEKEEPER_URL", GATEKEEPER_URL)
+    return gatekeeper, _http_url("EXAMPLE_TOKEN_URL", gatekeeper + "/oauth/token")
+
+
+def _http_url(name: str, default: str) -> str:
+    url = os.environ.get(name, "").strip() or default
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise ValueError(f"{name} must be an http(s) URL with a host, such as {default}")
+    return url.rstrip("/")
 
 
 app = create_app()

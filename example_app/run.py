@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         wait_until_up(BACKEND + "/", processes[0])
         wait_until_up(GATEKEEPER + "/", processes[1])
         print(f"\nexample_app on {BACKEND}, the development gatekeeper on {GATEKEEPER}.")
+        client_id, client_secret = SYSTEM_CLIENT.split(":")
+        print(f"Swagger UI: {GATEKEEPER}/docs (Authorize: {client_id} / {client_secret})")
         print("Paste these into another shell (Ctrl-C here stops both):\n")
         print(walkthrough(without_userid=without_userid), flush=True)
         while all(p.poll() is None for p in processes):

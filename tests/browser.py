@@ -15,6 +15,9 @@ test can also prove that a page works without the internet.
 
 Swagger UI's own button names differ from their labels in places (the dialog's "Authorize" is
 named "Apply credentials"); `page.page.get_by_role(...)` lists what a locator sees.
+In Swagger UI 5 the dialog's buttons are named "Apply credentials" (an HTTP scheme's
+Authorize), "Apply given OAuth2 credentials" (an OAuth2 scheme's, labelled `client_id:` and
+`client_secret:`) and "Remove authorization" (Logout); the bearer input is `auth-bearer-value`.
 
 When the block raises, a screenshot and the page's text are saved in `artifacts` and named in a
 note on the exception: the screenshot is evidence for a person, never what a test asserts.
