@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -331,12 +332,17 @@ def run_walkthrough(*args: str) -> list[str]:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
 def test_make_run_walkthrough_gives_the_promised_answers() -> None:
-    answers = run_walkthrough()
-    assert len(answers) == 4, answers
-    assert '"pong"' in answers[0]
-    assert "user_token_not_allowed" in answers[1]
-    assert '"user_id":"76a7a061' in answers[2]
-    assert "gatekeeper_credentials_invalid" in answers[3]
+    answers = [json.loads(line) for line in run_walkthrough()]
+    assert len(answers) == 6, answers
+    assert answers[0] == {"pong": SYSTEM_ID}
+    assert answers[1]["detail"]["code"] == "user_token_not_allowed"
+    assert answers[2]["user_id"] == "76a7a061-3c55-430d-8ee0-6f82ec42501f"
+    assert answers[3]["detail"]["code"] == "gatekeeper_credentials_invalid"
+    # The local Feide's JWTs, straight to the service: the system's passes, alice's does not.
+    assert answers[4] == {"pong": SYSTEM_ID}
+    assert answers[5] == {
+        "detail": {"code": "user_token_not_allowed", "message": answers[5]["detail"]["message"]}
+    }
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
