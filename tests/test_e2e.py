@@ -465,3 +465,9 @@ def test_a_service_expecting_another_issuer_refuses_the_local_feides_jwts(
     with jwt_service(discovery, jwt_issuer=elsewhere) as service:
         response = httpx2.get(f"{service}/system/ping", auth=auth)
     assert_refused(response, "token_invalid")
+
+
+def test_the_readme_shows_the_walkthrough_make_run_prints() -> None:
+    from example_app.run import walkthrough
+
+    assert f"```sh\n{walkthrough()}```\n" in (ROOT / "README.md").read_text()
