@@ -1,6 +1,8 @@
 """`make run`: the example service on 127.0.0.1:8001 behind the development gatekeeper on :8000.
 
-Prints a walk-through of curl commands once both answer. Ctrl-C stops both.
+The dev gatekeeper is a local Feide too, and the service also takes its JWTs for the demo data
+source, called directly. Prints a walk-through of curl commands once both answer. Ctrl-C stops
+both.
 `python -m example_app.run --without-userid` runs the same pair as an API without the `userid`
 grant: the dev gatekeeper sends no user id, and the service runs with
 `GATEKEEPER_USERID_GRANT=false`, so its system routes are closed.
@@ -18,13 +20,33 @@ from pathlib import Path
 import httpx2
 
 from example_app.main import DEMO_PASSWORD
+from gatekeeper_auth.devgate.config import DevGateConfig
 
 HERE = Path(__file__).parent
 GATEKEEPER = "http://127.0.0.1:8000"
 BACKEND = "http://127.0.0.1:8001"
+#: The demo data source of example_app/devgate.toml: the audience of the JWTs the service takes.
+AUDIENCE = DevGateConfig.load(HERE / "devgate.toml").datasources[0].audience
 SYSTEM_CLIENT = "3e1b5a8c-7d2f-4c6a-9b1e-5f8d2c7a4e90:reports-secret"
 USER_CLIENT = "b7d16c0e-4a2f-4e8b-9c3d-1f5e7a9b2c4d:web-app-secret"
 TOKEN_OF = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+
+
+def exchange(client: str, subject: str) -> str:
+    """The curl command that exchanges the access token in `$subject` for a JWT (RFC 8693)."""
+    return f"""curl -s -u {client} -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\
+  -d subject_token=${subject} -d subject_token_type=urn:ietf:params:oauth:token-type:access_token \\
+  -d audience={AUDIENCE} -d scope=read \\
+  {GATEKEEPER}/oauth/token | {TOKEN_OF}"""
+
+
+def jwt_environment() -> dict[str, str]:
+    """What makes the service take the local Feide's JWTs for the demo data source."""
+    return {
+        "GATEKEEPER_JWT_AUDIENCE": AUDIENCE,
+        "GATEKEEPER_JWT_ISSUER": GATEKEEPER,
+        "GATEKEEPER_JWT_JWKS_URL": f"{GATEKEEPER}/openid/jwks",
+    }
 
 
 def walkthrough(*, without_userid: bool = False) -> str:
@@ -53,6 +75,16 @@ curl -s -H "Authorization: Bearer $USER_TOKEN" {GATEKEEPER}/user/me; echo
 curl -s -u dataporten:a-guess -H "X-Dataporten-Clientid: {SYSTEM_CLIENT.split(":")[0]}" \\
   -H "X-Dataporten-Scopes: reports" -H "X-Dataporten-Gatekeeper: exampleapi" \\
   {BACKEND}/system/ping; echo
+
+# 7. The local Feide: exchange the system token for a JWT for the demo data source (RFC 8693)
+JWT=$({exchange(SYSTEM_CLIENT, "TOKEN")})
+
+# 8. The service DIRECTLY, no gatekeeper in the path, with the JWT on a system route: 200
+curl -s -H "Authorization: Bearer $JWT" {BACKEND}/system/ping; echo
+
+# 9. Alice's token exchanged (by web-app, which holds it), same route: 403 user_token_not_allowed
+USER_JWT=$({exchange(USER_CLIENT, "USER_TOKEN")})
+curl -s -H "Authorization: Bearer $USER_JWT" {BACKEND}/system/ping; echo
 """
 
 
@@ -148,17 +180,19 @@ def main(argv: list[str] | None = None) -> None:
     env = {
         **os.environ,
         "GATEKEEPER_PASSWORD": os.environ.get("GATEKEEPER_PASSWORD", DEMO_PASSWORD),
+        **jwt_environment(),
     }
     if without_userid:
         env["GATEKEEPER_USERID_GRANT"] = "false"
     python = sys.executable
+    # The gatekeeper first: the service loads the local Feide's keys from it as it starts.
     processes = [
-        subprocess.Popen(backend_command(python), env=env),  # noqa: S603
         subprocess.Popen(gatekeeper_command(python, without_userid=without_userid)),  # noqa: S603
     ]
     try:
-        wait_until_up(BACKEND + "/", processes[0])
-        wait_until_up(GATEKEEPER + "/", processes[1])
+        wait_until_up(GATEKEEPER + "/", processes[0])
+        processes.append(subprocess.Popen(backend_command(python), env=env))  # noqa: S603
+        wait_until_up(BACKEND + "/", processes[1])
         print(f"\nexample_app on {BACKEND}, the development gatekeeper on {GATEKEEPER}.")
         client_id, client_secret = SYSTEM_CLIENT.split(":")
         print(f"Swagger UI: {GATEKEEPER}/docs (Authorize: {client_id} / {client_secret})")

@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -12,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 
 from example_app.main import DEMO_PASSWORD, create_app
 from gatekeeper_auth import GatekeeperSettings
-from gatekeeper_auth.client import ClientCredentialsAuth, TokenError
+from gatekeeper_auth.client import ClientCredentialsAuth, TokenError, TokenExchangeAuth
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
 from tests.helpers import assert_refused
 from tests.servers import serve, wait_for
@@ -331,12 +333,17 @@ def run_walkthrough(*args: str) -> list[str]:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
 def test_make_run_walkthrough_gives_the_promised_answers() -> None:
-    answers = run_walkthrough()
-    assert len(answers) == 4, answers
-    assert '"pong"' in answers[0]
-    assert "user_token_not_allowed" in answers[1]
-    assert '"user_id":"76a7a061' in answers[2]
-    assert "gatekeeper_credentials_invalid" in answers[3]
+    answers = [json.loads(line) for line in run_walkthrough()]
+    assert len(answers) == 6, answers
+    assert answers[0] == {"pong": SYSTEM_ID}
+    assert answers[1]["detail"]["code"] == "user_token_not_allowed"
+    assert answers[2]["user_id"] == "76a7a061-3c55-430d-8ee0-6f82ec42501f"
+    assert answers[3]["detail"]["code"] == "gatekeeper_credentials_invalid"
+    # The local Feide's JWTs, straight to the service: the system's passes, alice's does not.
+    assert answers[4] == {"pong": SYSTEM_ID}
+    assert answers[5] == {
+        "detail": {"code": "user_token_not_allowed", "message": answers[5]["detail"]["message"]}
+    }
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
@@ -380,3 +387,87 @@ def test_path_and_query_reach_the_upstream_as_sent(backend: str) -> None:
         response = httpx.get(f"{gk}/a%2Fb/c?x=1&y=%20z", headers=bearer(value))
     assert response.status_code == 204
     assert seen == [(b"/a%2Fb/c", b"x=1&y=%20z")]
+
+
+# The local Feide: the dev gatekeeper issues JWTs by token exchange; the service, configured
+# from its discovery document, takes them directly (no gatekeeper in the path).
+
+AUDIENCE = CONFIG.datasources[0].audience
+OTHER_AUDIENCE = "https://n.feide.no/datasources/0e9d3c1b-8a7f-4e6d-b5c4-a3f2e1d0c9b8"
+
+
+@pytest.fixture(scope="module")
+def local_feide() -> Iterator[tuple[dict[str, Any], Any]]:
+    """The dev gatekeeper with a second data source, under uvicorn; yields its discovery
+    document and the app (whose `state.feide` counts the key set's fetches)."""
+    other = {"audience": OTHER_AUDIENCE, "scopes": ["read"]}
+    datasources = [d.model_dump() for d in CONFIG.datasources] + [other]
+    app = create_devgate(devgate_config("http://127.0.0.1:9", datasources=datasources))
+    with serve(app) as url:
+        discovery = httpx2.get(f"{url}/.well-known/openid-configuration").json()
+        yield discovery, app
+
+
+def jwt_service(discovery: dict[str, Any], **changes: str) -> Any:
+    """The example service taking JWTs for the demo data source, as `make run` sets it up."""
+    settings = {
+        "jwt_audience": AUDIENCE,
+        "jwt_issuer": discovery["issuer"],
+        "jwt_jwks_url": discovery["jwks_uri"],
+        **changes,
+    }
+    return serve(create_app(GatekeeperSettings(password=[SecretStr(DEMO_PASSWORD)], **settings)))
+
+
+def test_the_service_takes_the_local_feides_jwts_directly(
+    local_feide: tuple[dict[str, Any], Any],
+) -> None:
+    discovery, feide_app = local_feide
+    token_url = discovery["token_endpoint"]
+    system = ClientCredentialsAuth(SYSTEM_ID, SYSTEM_SECRET, token_url=token_url)
+    system_jwt = TokenExchangeAuth(system, audience=AUDIENCE, scope=["read"])
+    alice = user_token(discovery["issuer"])
+    user_jwt = TokenExchangeAuth(
+        alice, audience=AUDIENCE, client_id=WEB_ID, client_secret=WEB_SECRET, token_url=token_url
+    )
+    other_jwt = TokenExchangeAuth(system, audience=OTHER_AUDIENCE, scope=["read"])
+    with jwt_service(discovery) as service, httpx2.Client(base_url=service) as http:
+        assert feide_app.state.feide.jwks_requests == 1  # loaded at the service's start-up
+        response = http.get("/system/ping", auth=system_jwt)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"pong": SYSTEM_ID}
+        whoami = http.get("/whoami", auth=system_jwt).json()
+        assert whoami == {"kind": "system", "client_id": SYSTEM_ID, "scopes": ["read"]}
+
+        assert_refused(http.get("/system/ping", auth=user_jwt), "user_token_not_allowed")
+        me = http.get("/user/me", auth=user_jwt)
+        assert me.json() == {
+            "user_id": CONFIG.users[0].user_id,
+            "client_id": WEB_ID,
+            "secondary_ids": ["feide:alice@example.org"],  # the eduPersonPrincipalName claim
+            "acr": None,
+        }
+
+        assert_refused(http.get("/system/ping", auth=other_jwt), "token_invalid")
+        # No gatekeeper credentials and no X-Dataporten headers were needed; one key fetch.
+        assert feide_app.state.feide.jwks_requests == 1
+    assert (system_jwt.fetches, user_jwt.fetches, system.fetches) == (1, 1, 1)
+    assert other_jwt.fetches == 2  # the 401 made it try a fresh JWT once: refused again
+
+
+def test_a_service_expecting_another_issuer_refuses_the_local_feides_jwts(
+    local_feide: tuple[dict[str, Any], Any],
+) -> None:
+    discovery, _ = local_feide
+    elsewhere = discovery["issuer"].replace("127.0.0.1", "localhost")  # same server, other name
+    system = ClientCredentialsAuth(SYSTEM_ID, SYSTEM_SECRET, token_url=discovery["token_endpoint"])
+    auth = TokenExchangeAuth(system, audience=AUDIENCE)
+    with jwt_service(discovery, jwt_issuer=elsewhere) as service:
+        response = httpx2.get(f"{service}/system/ping", auth=auth)
+    assert_refused(response, "token_invalid")
+
+
+def test_the_readme_shows_the_walkthrough_make_run_prints() -> None:
+    from example_app.run import walkthrough
+
+    assert f"```sh\n{walkthrough()}```\n" in (ROOT / "README.md").read_text()

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         from gatekeeper_auth.devgate.server import uvicorn_config
-    except MissingExtra as error:
+    except (MissingExtra, ValueError) as error:  # ValueError: an unusable signing_key_file
         sys.exit(str(error))
     uvicorn.Server(uvicorn_config(app, host=args.host, port=args.port)).run()
 

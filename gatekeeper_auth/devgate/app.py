@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from gatekeeper_auth.devgate.config import DevGateConfig
+from gatekeeper_auth.devgate.exchange import local_feide
 from gatekeeper_auth.devgate.gate import Gate
 from gatekeeper_auth.devgate.proxy import Proxy
 from gatekeeper_auth.devgate.tokens import TokenIssuer
@@ -25,6 +26,7 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 def build(config: DevGateConfig, transport: httpx2.AsyncBaseTransport | None) -> ASGIApp:
     """See `gatekeeper_auth.devgate.create_devgate`."""
     issuer = TokenIssuer(config)
+    feide = local_feide(issuer)
     gate = Gate(config, issuer)
     client = httpx2.AsyncClient(
         timeout=config.upstream_timeout,
@@ -47,12 +49,16 @@ def build(config: DevGateConfig, transport: httpx2.AsyncBaseTransport | None) ->
         routes=[
             Route("/", health, methods=["GET"]),
             Route("/oauth/token", issuer.endpoint, methods=["POST"]),
+            # The local Feide's; Feide serves them on auth.dataporten.no, beside /oauth/token.
+            Route("/.well-known/openid-configuration", feide.discovery, methods=["GET"]),
+            Route("/openid/jwks", feide.jwks, methods=["GET"]),
             Route("/{path:path}", proxy.handle, methods=ALL_METHODS),
             WebSocketRoute("/{path:path}", WebSocketProxy(config, gate).handle),
         ],
         lifespan=lifespan,
     )
     app.state.issuer = issuer
+    app.state.feide = feide
     return OriginFormOnly(app)
 
 

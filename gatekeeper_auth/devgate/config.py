@@ -22,6 +22,8 @@ from pydantic import (
 )
 
 Grant = Literal["userid", "userid-feide", "userid-nin"]
+#: The user claims a data source can be authorised for (Feide's "Tokens" reference).
+UserClaim = Literal["name", "eduPersonPrincipalName", "nin"]
 #: 680 days: what Dataporten gives a token with the `longterm` scope.
 LONGTERM_LIFETIME = 680 * 24 * 3600
 _VISIBLE = r"^[\x21-\x7e]+$"  # what goes into a header value as an id or scope
@@ -47,6 +49,7 @@ class User(_Strict):
     username: str = Field(min_length=1)
     password: SecretStr
     user_id: str = Field(min_length=1, pattern=_VISIBLE)
+    name: str = ""  # the `name` claim of the user's JWTs; the username when empty
     secondary_ids: list[Annotated[str, Field(pattern=r"^[\x21-\x2b\x2d-\x7e]+$")]] = []
     # Sent as X-Dataporten-acr only when the login asks for it (`acr_values` in the form).
     acr: str = Field(
@@ -77,6 +80,33 @@ class UpstreamCredentials(_Strict):
         return self
 
 
+class DataSource(_Strict):
+    """A data source the local Feide issues JWTs for (token exchange), and what it may get.
+
+    `scopes` are its access levels, the `scope` a client may ask for. `user_claims` are the
+    user claims it is authorised for: a user's JWT carries only those. `user_sub` is what `sub`
+    holds in a user's JWT: the user id, or the client id as in Feide's own reference example;
+    with `client_id` and no user claims, a user's JWT looks exactly like a system one (the JWT
+    form of the userid trap)."""
+
+    audience: str = Field(min_length=1, pattern=_VISIBLE)
+    name: str = ""
+    scopes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/-]+$")]] = []
+    user_claims: list[UserClaim] = []
+    user_sub: Literal["user_id", "client_id"] = "user_id"
+
+
+class Feide(_Strict):
+    """The local Feide: who signs the JWTs, and how long they live.
+
+    `issuer` defaults to the address the dev gatekeeper is reached on (`http://127.0.0.1:8000`);
+    `signing_key_file` to a key made at each start."""
+
+    issuer: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*[^/?#])?$")
+    signing_key_file: Path | None = None
+    jwt_lifetime: int = Field(default=300, gt=0)
+
+
 class DevGateConfig(_Strict):
     """The whole file. `api` is the gatekeeper id: tokens carry `gk_<api>` and
     `gk_<api>_<sub-scope>`. `grants` are the user-id grants the API has: drop `userid` to see
@@ -97,6 +127,8 @@ class DevGateConfig(_Strict):
     header_prefix: Literal["X-Dataporten-", "X-FeideConnect-"] = "X-Dataporten-"
     upstream_timeout: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    feide: Feide = Feide()
+    datasources: list[DataSource] = []
 
     @field_validator("upstream")
     @classmethod
@@ -112,7 +144,14 @@ class DevGateConfig(_Strict):
         names = [u.username for u in self.users]
         if len(set(ids)) != len(ids) or len(set(names)) != len(names):
             raise ValueError("client ids and usernames must be unique")
+        audiences = [d.audience for d in self.datasources]
+        if len(set(audiences)) != len(audiences):
+            raise ValueError("data source audiences must be unique")
         return self
+
+    def datasource(self, audience: str) -> DataSource | None:
+        """The data source with exactly this audience, or None."""
+        return next((d for d in self.datasources if d.audience == audience), None)
 
     @classmethod
     def load(cls, path: str | Path) -> DevGateConfig:
@@ -120,10 +159,17 @@ class DevGateConfig(_Strict):
         try:
             with open(path, "rb") as file:
                 data = tomllib.load(file)
-            return cls.model_validate(data)
+            config = cls.model_validate(data)
         except OSError as error:
             raise ValueError(f"cannot read devgate config {path}: {error.strerror}") from None
         except tomllib.TOMLDecodeError as error:
             raise ValueError(f"devgate config {path} is not valid TOML: {error}") from None
         except ValidationError as error:
             raise ValueError(f"devgate config {path} is invalid:\n{error}") from None
+        key_file = config.feide.signing_key_file
+        if key_file is not None and not key_file.is_absolute():
+            # Relative to the config file, so the pair can move together.
+            resolved = Path(path).parent / key_file
+            feide = config.feide.model_copy(update={"signing_key_file": resolved})
+            config = config.model_copy(update={"feide": feide})
+        return config

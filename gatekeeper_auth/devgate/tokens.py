@@ -14,6 +14,7 @@ import binascii
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from hmac import compare_digest
 from urllib.parse import parse_qs, unquote_plus
@@ -53,12 +54,21 @@ class OAuthError(Exception):
         return JSONResponse(body, self.status, headers)
 
 
+#: A grant beyond the two built in: given the request, the authenticated client and the form,
+#: the token response's body, or an `OAuthError`.
+GrantHandler = Callable[[Request, Client, dict[str, list[str]]], dict[str, object]]
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
 class TokenIssuer:
-    """Issues and looks up tokens. Tokens live in memory and expire; expired ones are dropped."""
+    """Issues and looks up tokens. Tokens live in memory and expire; expired ones are dropped.
+
+    `extra_grants` maps a `grant_type` to its handler (the local Feide's token exchange)."""
 
     def __init__(self, config: DevGateConfig) -> None:
         self.config = config
         self._grants: dict[str, Grant] = {}
+        self.extra_grants: dict[str, GrantHandler] = {}
 
     def lookup(self, token: str) -> Grant | None:
         grant = self._grants.get(token)
@@ -97,15 +107,18 @@ class TokenIssuer:
     async def endpoint(self, request: Request) -> JSONResponse:
         try:
             form = await _read_form(request, self.config.max_body_bytes)
-            grant_type = _one(form, "grant_type")
+            grant_type = form_value(form, "grant_type")
             if grant_type is None:
                 raise OAuthError("invalid_request", "grant_type is missing")
-            if grant_type not in ("client_credentials", "password"):
+            extra = self.extra_grants.get(grant_type)
+            if extra is None and grant_type not in ("client_credentials", "password"):
                 raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r}")
             client = self._authenticate_client(request, form)
+            if extra is not None:
+                return JSONResponse(extra(request, client, form), headers=NO_STORE)
             user = self._authenticate_user(form) if grant_type == "password" else None
-            acr = user.acr if user is not None and _one(form, "acr_values") else None
-            names = self._scopes(client, _one(form, "scope"))
+            acr = user.acr if user is not None and form_value(form, "acr_values") else None
+            names = self._scopes(client, form_value(form, "scope"))
         except OAuthError as error:
             return error.response()
         prefix = f"gk_{self.config.api}_"
@@ -123,7 +136,7 @@ class TokenIssuer:
             "expires_in": max(0, int(grant.expires_at - time.monotonic())),  # seconds left
             "scope": " ".join(names),
         }
-        return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return JSONResponse(body, headers=NO_STORE)
 
     def _authenticate_client(self, request: Request, form: dict[str, list[str]]) -> Client:
         if "client_id" in form or "client_secret" in form:
@@ -148,7 +161,7 @@ class TokenIssuer:
         return matched
 
     def _authenticate_user(self, form: dict[str, list[str]]) -> User:
-        username, password = _one(form, "username"), _one(form, "password")
+        username, password = form_value(form, "username"), form_value(form, "password")
         if username is None or password is None:
             raise OAuthError("invalid_request", "the password grant needs username and password")
         for user in self.config.users:
@@ -193,7 +206,7 @@ async def _read_form(request: Request, limit: int) -> dict[str, list[str]]:
         raise OAuthError("invalid_request", "the form is not valid url-encoding") from None
 
 
-def _one(form: dict[str, list[str]], name: str) -> str | None:
+def form_value(form: dict[str, list[str]], name: str) -> str | None:
     values = form.get(name)
     if values is None:
         return None
