@@ -163,6 +163,48 @@ def test_non_ascii_header_values_are_forwarded_not_a_500(
     assert headers["x-note"] == value.decode("latin-1")
 
 
+@pytest.mark.parametrize(
+    ("method", "target", "with_token", "upgrade"),
+    [
+        ("OPTIONS", "/x?#", False, False),
+        ("GET", "/x?a#b", True, False),
+        ("GET", "/ws?#", True, True),
+    ],
+    ids=["OPTIONS", "GET", "websocket"],
+)
+def test_a_fragment_in_the_query_is_400_not_500(
+    gatekeeper: tuple[str, str], method: str, target: str, with_token: bool, upgrade: bool
+) -> None:
+    url, token = gatekeeper
+    headers = [f"Authorization: Bearer {token}".encode()] if with_token else []
+    if upgrade:
+        headers += [
+            b"Upgrade: websocket",
+            b"Connection: Upgrade",
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            b"Sec-WebSocket-Version: 13",
+        ]
+    answer = send(url, target, *headers, method=method)
+    assert status_of(answer) == 400, answer[:200]
+
+
+@pytest.mark.parametrize("credentials", [b"\xff", "é".encode()], ids=["latin-1", "utf-8"])
+def test_non_ascii_client_credentials_at_the_token_endpoint_are_401_not_500(
+    gatekeeper: tuple[str, str], credentials: bytes
+) -> None:
+    url, _ = gatekeeper
+    body = b"grant_type=client_credentials"
+    answer = raw_request(
+        url,
+        b"POST /oauth/token HTTP/1.1\r\nHost: gk\r\nConnection: close\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Authorization: Basic " + credentials + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body,
+    )
+    assert status_of(answer) == 401
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "invalid_client"
+
+
 def test_non_ascii_bytes_in_the_token_are_401_not_500(gatekeeper: tuple[str, str]) -> None:
     url, _ = gatekeeper
     answer = send(url, "/x", b"Authorization: Bearer caf\xc3\xa9")

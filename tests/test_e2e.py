@@ -43,7 +43,9 @@ def backend() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def devgate_app(backend: str) -> Any:
-    return create_devgate(devgate_config(backend))
+    # The demo config opens unguarded routes (Swagger UI) with allow_unauthenticated; here the
+    # gatekeeper's own answer to a token-less call is what is tested.
+    return create_devgate(devgate_config(backend, allow_unauthenticated=False))
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +136,7 @@ def test_without_a_valid_token_the_gatekeeper_answers_401(
 ) -> None:
     response = httpx.get(f"{gatekeeper}/system/ping", headers=headers)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["www-authenticate"].startswith('Bearer realm="dataporten"')
 
 
 @pytest.mark.parametrize(

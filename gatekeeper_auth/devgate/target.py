@@ -28,6 +28,8 @@ def upstream_path(base_path: str, raw_path: bytes, query: bytes) -> bytes:
         raise BadTarget("the request target must be a path starting with /")
     if any(byte <= 0x20 or byte >= 0x7F or byte in b"#\\" for byte in raw_path):
         raise BadTarget("the request path holds a character that must be percent-encoded")
+    if any(byte <= 0x20 or byte >= 0x7F or byte == 0x23 for byte in query):  # 0x23 is "#"
+        raise BadTarget("the query holds a character that must be percent-encoded")
     segments: list[bytes] = []
     parts = raw_path[1:].split(b"/")
     for index, segment in enumerate(parts):

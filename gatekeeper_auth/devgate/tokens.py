@@ -220,8 +220,8 @@ def _basic(header: str) -> tuple[str, str]:
     if scheme.lower() != "basic":
         raise OAuthError("invalid_client", "client authentication must use HTTP Basic", 401)
     try:
-        decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        decoded = base64.b64decode(param.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError):
         raise OAuthError("invalid_client", "malformed HTTP Basic credentials", 401) from None
     client_id, colon, secret = decoded.partition(":")
     if not colon:
