@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -179,7 +180,7 @@ class FeideJWT:
             raise _invalid(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
         if not looks_like_jwt(token):
             raise _invalid("the token is not three dot-separated segments")
-        kid = _header_kid(token)
+        kid = _header_kid(token.partition(b".")[0])
         key = await self.keys.get(kid)
         if key is None:
             if not self.keys.loaded:
@@ -310,10 +311,12 @@ def _check_jwks_url(url: str) -> None:
     )
 
 
-def _header_kid(token: bytes) -> str | None:
-    """The header's `kid`, after the checks PyJWT leaves to us: a JSON object, `alg` RS256,
-    `typ` JWT if present, no `crit` or `b64` (we understand no JOSE extension)."""
-    segment = token.partition(b".")[0]
+@functools.lru_cache(maxsize=64)
+def _header_kid(segment: bytes) -> str | None:
+    """The `kid` of a token's header segment, after the checks PyJWT leaves to us: a JSON
+    object, `alg` RS256, `typ` JWT if present, no `crit` or `b64` (we understand no JOSE
+    extension). Every token signed with one key has the same header segment, so the answer is
+    remembered per segment (a pure function of the bytes; a refusal is never remembered)."""
     if not segment or segment.translate(None, _B64URL):
         raise _invalid("the token's header is not base64url")
     try:
