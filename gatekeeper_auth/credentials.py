@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import time
 from collections.abc import Sequence
 from hmac import compare_digest
+
+from gatekeeper_auth.errors import ConfigurationError
+from gatekeeper_auth.settings import GatekeeperSettings
+
+logger = logging.getLogger("gatekeeper_auth")
+
+_FAILURE_LOG_INTERVAL = 60.0  # seconds between two lines about wrong gatekeeper credentials
 
 
 class GatekeeperCredentials:
@@ -105,3 +114,69 @@ def _any_equal(value: bytes, secrets: tuple[bytes, ...]) -> bool:
     for secret in secrets:
         matched |= compare_digest(value, secret)
     return matched
+
+
+class FailureLog:
+    """Wrong gatekeeper credentials, logged as one line a minute with a count, so that a typo
+    in the password is found in minutes and a flood of guesses does not flood the log."""
+
+    def __init__(self, credentials: GatekeeperCredentials | None) -> None:
+        self._credentials = credentials
+        self._count = 0
+        self._next_line = 0.0
+
+    def note(self, authorization: bytes) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if now < self._next_line or self._credentials is None:
+            return
+        logger.warning(
+            "gatekeeper_auth: %d request(s) refused since the last such line because their "
+            "Authorization did not match the gatekeeper's credentials; expected %s. Check the "
+            "secret against the API's 'API Access' pane in the Dataporten dashboard.",
+            self._count,
+            self._credentials.mismatch(authorization),
+        )
+        self._count = 0
+        self._next_line = now + _FAILURE_LOG_INTERVAL
+
+
+def credentials_from(
+    settings: GatekeeperSettings, *, jwt_only: bool
+) -> GatekeeperCredentials | None:
+    """The credentials the settings configure, None when none are to be checked (JWT only, or
+    `allow_unverified`); a `ConfigurationError` that says what to set when they make no sense."""
+    passwords, tokens = settings.secrets()
+    if passwords and tokens:
+        raise ConfigurationError(
+            "GatekeeperMiddleware got both password= and bearer_token=: the gatekeeper uses one "
+            "trust type. Keep the one its 'API Access' pane shows."
+        )
+    if settings.allow_unverified:
+        if passwords or tokens:
+            raise ConfigurationError(
+                "allow_unverified=True cannot go with a password or bearer token: drop it "
+                "(it is for local development without a gatekeeper)."
+            )
+        logger.warning(
+            "gatekeeper_auth: allow_unverified=True: gatekeeper headers are trusted WITHOUT "
+            "credentials%s. Anyone who reaches this service can claim any identity. Never use "
+            "this outside local development.",
+            " (from allowed_networks only)" if settings.allowed_networks else "",
+        )
+        return None
+    if not (passwords or tokens):
+        if jwt_only:
+            return None  # Feide JWTs only: no gatekeeper in front
+        raise ConfigurationError(
+            "GatekeeperMiddleware needs password= (or GATEKEEPER_PASSWORD), or bearer_token= "
+            "(GATEKEEPER_BEARER_TOKEN) for trust type bearer, or jwt=FeideJWT(...) (or "
+            "GATEKEEPER_JWT_AUDIENCE) to accept Feide JWTs; pass allow_unverified=True only "
+            "for local development."
+        )
+    try:
+        return GatekeeperCredentials(
+            username=settings.username, passwords=passwords, bearer_tokens=tokens
+        )
+    except ValueError as error:
+        raise ConfigurationError(f"GatekeeperMiddleware: {error}.") from None

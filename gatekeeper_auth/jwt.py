@@ -17,51 +17,21 @@ import contextlib
 import functools
 import json
 import logging
-import math
 import time
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
+from gatekeeper_auth.claims import identity_from_claims, invalid
 from gatekeeper_auth.errors import ConfigurationError, Refusal
-from gatekeeper_auth.identity import Identity, SecondaryId
+from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.jwks import KeySet
 
 logger = logging.getLogger("gatekeeper_auth")
 
 FEIDE_ISSUER: Final = "https://auth.dataporten.no"
 FEIDE_JWKS_URL: Final = "https://auth.dataporten.no/openid/jwks"
-EPPN: Final = "https://n.feide.no/claims/eduPersonPrincipalName"
-NIN: Final = "https://n.feide.no/claims/nin"
-#: Claims about the end user. Feide documents `name`, the eduPersonPrincipalName and the nin;
-#: the OpenID Connect profile claims and any other claim in Feide's namespace count too, so a
-#: user claim Feide adds later makes a token a user's rather than a system's (fail closed).
-USER_CLAIMS: Final = frozenset(
-    {
-        "name",
-        "given_name",
-        "family_name",
-        "email",
-        "picture",
-        "preferred_username",
-        EPPN,
-        NIN,
-    }
-)
-#: The context of an end user's login (OpenID Connect): present only when a user logged in, so
-#: they too make a token a user's. Their types are not ours to check.
-LOGIN_CLAIMS: Final = frozenset({"acr", "amr", "auth_time", "sid"})
-FEIDE_CLAIM_PREFIX: Final = "https://n.feide.no/claims/"
-#: The claims of every token, user or system (`jti` is not Feide's but is no user claim either).
-TOKEN_CLAIMS: Final = frozenset(
-    {"aud", "iss", "iat", "exp", "nbf", "client_id", "sub", "scope", "act", "jti"}
-)
 #: A Feide JWT is 1-2 KB; anything far larger is refused before it is parsed.
 MAX_TOKEN_BYTES: Final = 16 * 1024
-WWW_AUTHENTICATE: Final = 'Bearer error="invalid_token"'
 _B64URL: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _LOOPBACK: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -69,12 +39,6 @@ _LOOPBACK: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 def looks_like_jwt(value: bytes) -> bool:
     """True for a Bearer value shaped like a JWT: exactly two dots (an empty signature too)."""
     return value.count(b".") == 2
-
-
-def _invalid(reason: str) -> Refusal:
-    """The refusal for any failed check. `reason` is one of our fixed phrases, never a piece
-    of the token, so it is safe in the log (where the middleware writes it) and the answer."""
-    return Refusal("token_invalid", reason, www_authenticate=WWW_AUTHENTICATE)
 
 
 class FeideJWT:
@@ -177,9 +141,9 @@ class FeideJWT:
         `Refusal("keys_unavailable")` (503) when no key could be loaded from `jwks_url`.
         """
         if len(token) > MAX_TOKEN_BYTES:
-            raise _invalid(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
+            raise invalid(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
         if not looks_like_jwt(token):
-            raise _invalid("the token is not three dot-separated segments")
+            raise invalid("the token is not three dot-separated segments")
         kid = _header_kid(token.partition(b".")[0])
         key = await self.keys.get(kid)
         if key is None:
@@ -188,7 +152,7 @@ class FeideJWT:
                     "keys_unavailable",
                     "the keys to verify the token could not be loaded; try again shortly",
                 )
-            raise _invalid("the token's key id (kid) is not in the issuer's key set")
+            raise invalid("the token's key id (kid) is not in the issuer's key set")
         try:
             claims = self._jwt.decode(
                 token,
@@ -200,13 +164,13 @@ class FeideJWT:
                 leeway=self.leeway,
             )
         except self._errors as error:
-            raise _invalid(_reason(error)) from None
+            raise invalid(_reason(error)) from None
         except Exception:  # the library choked on a malformed token: still a 401
-            raise _invalid("the token is malformed") from None
+            raise invalid("the token is malformed") from None
         try:
-            identity, exp = self._identity(claims, token)
+            identity, exp = identity_from_claims(claims, token, issuer=self.issuer)
         except (OverflowError, RecursionError):  # a signed token with absurd numbers or nesting
-            raise _invalid("the token's claims are out of range or nested too deep") from None
+            raise invalid("the token's claims are out of range or nested too deep") from None
         self._remember(token, identity, exp)
         return identity
 
@@ -235,48 +199,6 @@ class FeideJWT:
             if await self.keys.load():
                 return
             delay = min(delay * 2, 60.0)
-
-    def _identity(self, claims: dict[str, Any], token: bytes) -> tuple[Identity, float]:
-        """Check the claims' types (PyJWT checked presence and values) and build the Identity."""
-        if claims.get("iss") != self.issuer:  # PyJWT compares exactly too; kept as a guard
-            raise _invalid("the token is from another issuer")
-        exp = _number(claims, "exp", required=True)
-        _number(claims, "iat", required=True)
-        _number(claims, "nbf", required=False)
-        client_id = _text(claims, "client_id", required=True) or ""
-        sub = _text(claims, "sub", required=True) or ""
-        scope = _text(claims, "scope", required=False, empty=True) or ""
-        if "act" in claims and not isinstance(claims["act"], dict):
-            raise _invalid("the token's act claim is not an object")
-        # Most tokens carry only the claims every token has: check the others, usually none.
-        others = claims.keys() - TOKEN_CLAIMS
-        has_user_claim = False
-        for name in others:
-            if name in USER_CLAIMS:
-                _text(claims, name, required=True, empty=name == "name")
-                has_user_claim = True
-            elif name in LOGIN_CLAIMS or name.startswith(FEIDE_CLAIM_PREFIX):
-                has_user_claim = True
-        eppn = claims.get(EPPN)
-        nin = claims.get(NIN)
-        is_user = sub != client_id or has_user_claim
-        secondary = []
-        if eppn:
-            secondary.append(SecondaryId("feide", eppn))
-        if nin:
-            secondary.append(SecondaryId("nin", nin))
-        identity = Identity(
-            kind="user" if is_user else "system",
-            client_id=client_id,
-            scopes=frozenset(scope.split()),
-            gatekeeper="",
-            user_id=sub if sub != client_id else None,
-            secondary_ids=tuple(secondary),
-            token=SecretStr(token.decode("ascii")),
-            source="jwt",
-            claims=_frozen(claims),
-        )
-        return identity, exp
 
     def _remember(self, token: bytes, identity: Identity, exp: float) -> None:
         if self.max_cached == 0:
@@ -318,23 +240,23 @@ def _header_kid(segment: bytes) -> str | None:
     extension). Every token signed with one key has the same header segment, so the answer is
     remembered per segment (a pure function of the bytes; a refusal is never remembered)."""
     if not segment or segment.translate(None, _B64URL):
-        raise _invalid("the token's header is not base64url")
+        raise invalid("the token's header is not base64url")
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
     except (ValueError, RecursionError):
-        raise _invalid("the token's header is not JSON") from None
+        raise invalid("the token's header is not JSON") from None
     if not isinstance(header, dict):
-        raise _invalid("the token's header is not a JSON object")
+        raise invalid("the token's header is not a JSON object")
     if header.get("alg") != "RS256":
-        raise _invalid("the token's algorithm is not RS256")
+        raise invalid("the token's algorithm is not RS256")
     typ = header.get("typ")
     if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
-        raise _invalid("the token's typ is not JWT")
+        raise invalid("the token's typ is not JWT")
     if "crit" in header or "b64" in header:
-        raise _invalid("the token's header asks for an extension (crit, b64)")
+        raise invalid("the token's header asks for an extension (crit, b64)")
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
-        raise _invalid("the token's kid is not a string")
+        raise invalid("the token's kid is not a string")
     return kid
 
 
@@ -361,32 +283,3 @@ def _reason(error: Exception) -> str:
     if isinstance(error, e.InvalidIssuedAtError):
         return "the token's iat is not a number"
     return "the token is malformed"
-
-
-def _number(claims: Mapping[str, Any], name: str, *, required: bool) -> float:
-    value = claims.get(name)
-    if value is None and not required:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _invalid(f"the token's {name} claim is not a number")
-    return float(value)
-
-
-def _text(
-    claims: Mapping[str, Any], name: str, *, required: bool, empty: bool = False
-) -> str | None:
-    value = claims.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (not value and not empty) or not value.isprintable():
-        raise _invalid(f"the token's {name} claim is not a printable string")
-    return value
-
-
-def _frozen(value: Any) -> Any:
-    """A read-only copy: objects as `MappingProxyType`, arrays as tuples, all the way down."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
-    return value

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
@@ -18,11 +17,11 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gatekeeper_auth.credentials import GatekeeperCredentials
+from gatekeeper_auth.claims import WWW_AUTHENTICATE as JWT_CHALLENGE
+from gatekeeper_auth.credentials import FailureLog, credentials_from
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.headers import GatekeeperHeaders, Key
 from gatekeeper_auth.identity import Identity
-from gatekeeper_auth.jwt import WWW_AUTHENTICATE as JWT_CHALLENGE
 from gatekeeper_auth.jwt import FeideJWT, looks_like_jwt
 from gatekeeper_auth.rules import SCOPE_KEY
 from gatekeeper_auth.settings import ExplicitSettings, GatekeeperSettings, explain
@@ -31,7 +30,6 @@ from gatekeeper_auth.starlette import GatekeeperAuth, GatekeeperUser
 logger = logging.getLogger("gatekeeper_auth")
 
 _REMEMBERED_CALLERS = 4096
-_FAILURE_LOG_INTERVAL = 60.0  # seconds between two lines about wrong gatekeeper credentials
 
 Secrets = str | SecretStr | Sequence[str | SecretStr]
 Network = str | IPv4Network | IPv6Network
@@ -130,11 +128,11 @@ class GatekeeperMiddleware:
         except ValueError as error:
             raise ConfigurationError(f"GatekeeperMiddleware: {error}") from None
         self._jwt = jwt if jwt is not None else settings.feide_jwt()
-        self._credentials = _credentials(settings, jwt_only=self._jwt is not None)
+        self._credentials = credentials_from(settings, jwt_only=self._jwt is not None)
         self._unverified = settings.allow_unverified
         self._userid_grant = settings.userid_grant
         self._grant_warning_due = settings.userid_grant
-        self._failures = _FailureLog(self._credentials)
+        self._failures = FailureLog(self._credentials)
         # Verified credentials and gatekeeper headers -> the caller. A caller's token lives for
         # hours, so this saves checking and parsing on almost every request; identities are
         # immutable, so sharing one between requests is safe.
@@ -279,31 +277,6 @@ class GatekeeperMiddleware:
         return caller
 
 
-class _FailureLog:
-    """Wrong gatekeeper credentials, logged as one line a minute with a count, so that a typo
-    in the password is found in minutes and a flood of guesses does not flood the log."""
-
-    def __init__(self, credentials: GatekeeperCredentials | None) -> None:
-        self._credentials = credentials
-        self._count = 0
-        self._next_line = 0.0
-
-    def note(self, authorization: bytes) -> None:
-        self._count += 1
-        now = time.monotonic()
-        if now < self._next_line or self._credentials is None:
-            return
-        logger.warning(
-            "gatekeeper_auth: %d request(s) refused since the last such line because their "
-            "Authorization did not match the gatekeeper's credentials; expected %s. Check the "
-            "secret against the API's 'API Access' pane in the Dataporten dashboard.",
-            self._count,
-            self._credentials.mismatch(authorization),
-        )
-        self._count = 0
-        self._next_line = now + _FAILURE_LOG_INTERVAL
-
-
 def _bearer(authorization: bytes) -> bytes:
     """The credential of a `Bearer` Authorization value (any case of the scheme), else b""."""
     if authorization[:7].lower() != b"bearer ":
@@ -341,43 +314,6 @@ def _as_list(secrets: Secrets | None) -> list[str | SecretStr] | None:
     if isinstance(secrets, str | SecretStr):
         return [secrets]
     return list(secrets)
-
-
-def _credentials(settings: GatekeeperSettings, *, jwt_only: bool) -> GatekeeperCredentials | None:
-    passwords, tokens = settings.secrets()
-    if passwords and tokens:
-        raise ConfigurationError(
-            "GatekeeperMiddleware got both password= and bearer_token=: the gatekeeper uses one "
-            "trust type. Keep the one its 'API Access' pane shows."
-        )
-    if settings.allow_unverified:
-        if passwords or tokens:
-            raise ConfigurationError(
-                "allow_unverified=True cannot go with a password or bearer token: drop it "
-                "(it is for local development without a gatekeeper)."
-            )
-        logger.warning(
-            "gatekeeper_auth: allow_unverified=True: gatekeeper headers are trusted WITHOUT "
-            "credentials%s. Anyone who reaches this service can claim any identity. Never use "
-            "this outside local development.",
-            " (from allowed_networks only)" if settings.allowed_networks else "",
-        )
-        return None
-    if not (passwords or tokens):
-        if jwt_only:
-            return None  # Feide JWTs only: no gatekeeper in front
-        raise ConfigurationError(
-            "GatekeeperMiddleware needs password= (or GATEKEEPER_PASSWORD), or bearer_token= "
-            "(GATEKEEPER_BEARER_TOKEN) for trust type bearer, or jwt=FeideJWT(...) (or "
-            "GATEKEEPER_JWT_AUDIENCE) to accept Feide JWTs; pass allow_unverified=True only "
-            "for local development."
-        )
-    try:
-        return GatekeeperCredentials(
-            username=settings.username, passwords=passwords, bearer_tokens=tokens
-        )
-    except ValueError as error:
-        raise ConfigurationError(f"GatekeeperMiddleware: {error}.") from None
 
 
 def _in_networks(host: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:

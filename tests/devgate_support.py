@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import socket
-import socketserver
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,24 +72,6 @@ def token_for(gatekeeper: str, client: tuple[str, str], **form: str) -> dict[str
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-@contextmanager
-def raw_server(handle: Callable[[socket.socket], None]) -> Iterator[str]:
-    """A TCP server on 127.0.0.1 that hands each connection to `handle`."""
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            handle(self.request)
-
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler) as server:
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
 
 
 def raw_request(url: str, request: bytes, timeout: float = 5.0) -> bytes:

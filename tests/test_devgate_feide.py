@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from gatekeeper_auth.claims import EPPN, NIN
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
 from gatekeeper_auth.devgate.feide import _public_jwk, _thumbprint
-from gatekeeper_auth.jwt import EPPN, NIN, FeideJWT
+from gatekeeper_auth.jwt import FeideJWT
 from tests.servers import serve
 from tests.test_devgate_packaging import run_without
 

@@ -18,8 +18,8 @@ import pytest
 from gatekeeper_auth.devgate import DevGateConfig
 from gatekeeper_auth.devgate.config import LONGTERM_LIFETIME
 from tests import platform_headers as ph
-from tests.devgate_support import echo_upstream, raw_server, serve_devgate, token_for
-from tests.servers import serve
+from tests.devgate_support import echo_upstream, serve_devgate, token_for
+from tests.servers import raw_server, serve
 
 SECRET = "fidelity-client-secret"
 CLIENT = (ph.CLIENT_ID, SECRET)

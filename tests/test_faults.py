@@ -7,8 +7,6 @@ gatekeeper's credentials, a token) shows in a response or a log line.
 import asyncio
 import logging
 import socket
-import socketserver
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +21,7 @@ from starlette.routing import Route
 
 from gatekeeper_auth.client import ClientCredentialsAuth, TokenError
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
-from tests.servers import free_port, serve
+from tests.servers import free_port, raw_server, serve
 
 UPSTREAM_PASSWORD = "upstream-secret-password"
 CONFIG = {
@@ -32,24 +30,6 @@ CONFIG = {
     "clients": [{"id": "c1", "secret": "client-secret-1", "scopes": ["read"]}],
     "upstream_timeout": 0.5,
 }
-
-
-@contextmanager
-def raw_server(handle: Callable[[socket.socket], None]) -> Iterator[str]:
-    """A TCP server on 127.0.0.1 that hands each connection to `handle`."""
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            handle(self.request)
-
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler) as server:
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 import gatekeeper_auth
 from gatekeeper_auth import ConfigurationError, GatekeeperMiddleware, Identity, optional_identity
-from gatekeeper_auth import middleware as middleware_module
+from gatekeeper_auth import credentials as credentials_module
 from gatekeeper_auth.testing import TEST_PASSWORD, system_identity
 from tests.helpers import assert_refused
 
@@ -118,7 +118,7 @@ def test_wrong_credentials_are_logged_once_a_minute_with_a_count_and_no_secret(
         return {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
 
     now = [1000.0]
-    monkeypatch.setattr(middleware_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(credentials_module.time, "monotonic", lambda: now[0])
     with caplog.at_level(logging.INFO, logger="gatekeeper_auth"):
         client.get("/system", headers=basic("dataporten:typo-in-password"))
         client.get("/system", headers=basic("dataporten:typo-in-password"))

@@ -13,10 +13,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import gatekeeper_auth.jwt as jwt_module
+from gatekeeper_auth.claims import EPPN, NIN
 from gatekeeper_auth.errors import ConfigurationError
 from gatekeeper_auth.fake_feide import DEFAULT_CLIENT, DEFAULT_USER, FakeFeideIssuer
 from gatekeeper_auth.identity import SecondaryId
-from gatekeeper_auth.jwt import EPPN, NIN, FeideJWT, looks_like_jwt
+from gatekeeper_auth.jwt import FeideJWT, looks_like_jwt
 from tests.jwt_support import INVALID, b64, refusal, verifier, verify
 
 

@@ -18,8 +18,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from gatekeeper_auth.claims import EPPN, NIN
 from gatekeeper_auth.devgate.config import Client, DataSource, DevGateConfig, User
-from gatekeeper_auth.jwt import EPPN, NIN
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
 #: 2048 bits, as `FeideJWT`'s key set requires.
