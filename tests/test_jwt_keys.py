@@ -9,8 +9,12 @@ from typing import Any
 
 import httpx2
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from gatekeeper_auth import GatekeeperMiddleware, get_identity, identity_endpoint
 from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
 from gatekeeper_auth.jwks import parse_jwks
@@ -24,29 +28,16 @@ def feide_at(issuer: FakeFeideIssuer, base: str, **options: Any) -> FeideJWT:
 
 
 def protected(feide: FeideJWT) -> Any:
-    """The smallest app that verifies like the middleware will: cached first, then verify."""
+    """An app behind the real middleware, with Feide JWTs only; the keys load in its lifespan."""
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                kind = (await receive())["type"].rsplit(".", 1)[-1]
-                if kind == "startup":
-                    await feide.start()
-                else:
-                    await feide.stop()
-                await send({"type": f"lifespan.{kind}.complete"})
-                if kind == "shutdown":
-                    return
-        token = dict(scope["headers"]).get(b"authorization", b"").removeprefix(b"Bearer ")
-        try:
-            identity = feide.cached(token) or await feide.verify(token)
-        except Refusal as refused:
-            await refused.response()(scope, receive, send)
-            return
-        body = json.dumps({"kind": identity.kind, "client_id": identity.client_id}).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": body})
+    @identity_endpoint()
+    async def whoami(request: Request) -> JSONResponse:
+        identity = get_identity(request)
+        assert identity is not None
+        return JSONResponse({"kind": identity.kind, "client_id": identity.client_id})
 
+    app = Starlette(routes=[Route("/", whoami)])
+    app.add_middleware(GatekeeperMiddleware, jwt=feide)
     return app
 
 
