@@ -13,14 +13,6 @@ from gatekeeper_auth.jwt import FeideJWT
 INVALID = 'Bearer error="invalid_token"'
 
 
-def refusal_code(body: dict[str, Any]) -> str:
-    """The refusal code in a JSON body, wherever the body shape puts it."""
-    detail = body.get("detail")
-    if isinstance(detail, dict):
-        return str(detail["code"])
-    return str(body["code"])
-
-
 def b64(data: bytes | dict[str, Any]) -> str:
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gatekeeper_auth import ConfigurationError, GatekeeperMiddleware, get_identity
 from gatekeeper_auth.testing import TEST_PASSWORD, TEST_USER_ID, FakeGatekeeper
-from tests.helpers import assert_refused, build_app, refusal_message
+from tests.helpers import assert_refused, build_app, http_scope, refusal_message
 
 
 def basic(value: bytes) -> str:
@@ -216,20 +216,7 @@ async def _raw_asgi_call(app: Any, headers: list[tuple[bytes, bytes]]) -> list[M
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/system",
-        "raw_path": b"/system",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "scheme": "http",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 1),
-        "http_version": "1.1",
-    }
-    await app(scope, receive, send)
+    await app(http_scope(headers, path="/system"), receive, send)
     return sent
 
 
@@ -429,20 +416,7 @@ async def test_a_path_with_a_newline_cannot_forge_a_log_line(
             sent.append(message)
 
         path = "/system\nINFO gatekeeper_auth accepted everyone"
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": forged,
-            "scheme": "http",
-            "server": ("testserver", 80),
-            "client": ("127.0.0.1", 1),
-            "http_version": "1.1",
-        }
-        await app(scope, receive, send)
+        await app(http_scope(forged, path=path), receive, send)
     assert sent[0]["status"] == 400
     lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert lines
