@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus, urlsplit
 
 try:
     import httpx2
@@ -46,6 +47,7 @@ DATAPORTEN_TOKEN_URL = "https://auth.dataporten.no/oauth/token"  # noqa: S105 (a
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a URN)
 
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 Request = Any  # an httpx2.Request or an httpx.Request: the flow builds its own of the same kind
 Response = Any
 
@@ -157,7 +159,8 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
         """
         headers = {}
         if basic is not None:
-            pair = f"{basic[0]}:{basic[1]}".encode()
+            # RFC 6749 §2.3.1: id and secret are form-url-encoded before the Basic encoding.
+            pair = f"{quote_plus(basic[0])}:{quote_plus(basic[1])}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         for attempt in range(1, self.attempts + 1):
             token_request = type(request)(
@@ -205,7 +208,7 @@ class ClientCredentialsAuth(_CachedTokenAuth):
         super().__init__(refresh_margin=refresh_margin, attempts=attempts)
         self.client_id = client_id
         self._secret = client_secret
-        self.token_url = token_url
+        self.token_url = checked_token_url(token_url)
         self.scopes = None if scopes is None else " ".join(scopes)
 
     def __repr__(self) -> str:
@@ -256,7 +259,7 @@ class TokenExchangeAuth(_CachedTokenAuth):
             token_url = token_url or subject.token_url
         self.client_id = client_id
         self._secret = client_secret
-        self.token_url = token_url or DATAPORTEN_TOKEN_URL
+        self.token_url = checked_token_url(token_url or DATAPORTEN_TOKEN_URL)
 
     def __repr__(self) -> str:
         return (
@@ -282,7 +285,37 @@ class TokenExchangeAuth(_CachedTokenAuth):
         if self.client_id is not None and self._secret is not None:
             basic = (self.client_id, self._secret)
         response = yield from self._post(request, self.token_url, form, basic)
+        if isinstance(subject, ClientCredentialsAuth) and _error_of(response) == "invalid_grant":
+            # The subject token was revoked or forgotten (a restart of the issuer): fetch a new
+            # one and try once more, rather than fail until the cached one goes stale.
+            subject._forget(subject_token)
+            form["subject_token"] = yield from subject._fetch_and_store(request)
+            response = yield from self._post(request, self.token_url, form, basic)
         return token_from(response, jwt=True)
+
+
+def checked_token_url(url: str) -> str:
+    """`url` if a secret may be sent there: https, or plain http only on a loopback address."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or not host or parts.username is not None or parts.password is not None:
+        raise ValueError("token_url= must be a URL without user name or password")
+    if parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK):
+        return url
+    raise ValueError(
+        "token_url= must be https: the client secret travels with every token request "
+        "(plain http only on 127.0.0.1, ::1 or localhost, for development)"
+    )
+
+
+def _error_of(response: Response) -> str | None:
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def token_from(response: Response, *, jwt: bool = False) -> tuple[str, float]:

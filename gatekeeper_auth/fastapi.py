@@ -115,7 +115,7 @@ def describe_guards(
       authorization-code flow, so that Swagger UI's **Authorize** fetches a token itself.
       Point the app's `servers` at the gatekeeper so that "Try it out" goes through it.
     """
-    guarded: set[str] = set()
+    guarded: set[tuple[str, str]] = set()
     for route in app.routes:
         if not isinstance(route, APIRoute):
             continue
@@ -126,7 +126,7 @@ def describe_guards(
         ]
         if not rules:
             continue
-        guarded.add(route.path_format)
+        guarded.update((route.path_format, method.lower()) for method in route.methods or ())
         line = "**Dataporten Gatekeeper:** " + " and ".join(dict.fromkeys(rules))
         if line not in (route.description or ""):
             route.description = f"{route.description}\n\n{line}" if route.description else line
@@ -150,10 +150,10 @@ def describe_guards(
             "flows": flows,
         }
         for path, operations in schema.get("paths", {}).items():
-            for operation in operations.values():
+            for method, operation in operations.items():
                 security = operation.get("security")
                 alternative: dict[str, list[str]] = {OAUTH2_SCHEME_NAME: []}
-                if path in guarded and security and alternative not in security:
+                if (path, method) in guarded and security and alternative not in security:
                     security.append(alternative)  # either scheme will do
         return schema
 

@@ -30,6 +30,8 @@ logger = logging.getLogger("gatekeeper_auth")
 
 FEIDE_ISSUER: Final = "https://auth.dataporten.no"
 FEIDE_JWKS_URL: Final = "https://auth.dataporten.no/openid/jwks"
+#: The longest a verified token is remembered: Feide's JWTs live about 300 s.
+MAX_CACHED_SECONDS: Final = 300.0
 #: A Feide JWT is 1-2 KB; anything far larger is refused before it is parsed.
 MAX_TOKEN_BYTES: Final = 16 * 1024
 _B64URL: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -209,7 +211,9 @@ class FeideJWT:
                 del self._cache[stale]
             while len(self._cache) >= self.max_cached:  # still full: drop the oldest
                 del self._cache[next(iter(self._cache))]
-        self._cache[token] = (identity, exp)
+        # Until exp, and never longer than a Feide JWT lives (300 s): a key Feide withdraws
+        # stops vouching for tokens seen before within that time, whatever their exp says.
+        self._cache[token] = (identity, min(exp, time.time() + MAX_CACHED_SECONDS))
 
 
 def _check_jwks_url(url: str) -> None:

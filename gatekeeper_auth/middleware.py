@@ -120,11 +120,16 @@ class GatekeeperMiddleware:
             # Explicit arguments are the whole configuration; only without them is the
             # environment read, so that a stray variable cannot change what the code says.
             if settings is None:
-                settings = ExplicitSettings(**explicit) if explicit else GatekeeperSettings()
+                given = explicit or jwt is not None  # jwt= is code too: no environment then
+                settings = ExplicitSettings(**explicit) if given else GatekeeperSettings()
             self._headers = GatekeeperHeaders(settings.header_prefix)
         except ValidationError as error:
             message = explain(error, from_environment=not explicit)
             raise ConfigurationError(f"GatekeeperMiddleware: {message}") from None
+        except UnicodeDecodeError:  # its message quotes a byte of the file: maybe of a secret
+            raise ConfigurationError(
+                "GatekeeperMiddleware: the .env file is not utf-8 text: save it so."
+            ) from None
         except ValueError as error:
             raise ConfigurationError(f"GatekeeperMiddleware: {error}") from None
         self._jwt = jwt if jwt is not None else settings.feide_jwt()

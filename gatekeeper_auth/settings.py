@@ -7,12 +7,13 @@ with a message that names the variable, never the value.
 
 from __future__ import annotations
 
+import io
 import json
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
 
-from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -77,7 +78,7 @@ class GatekeeperSettings(BaseSettings):
         if text.startswith("[") and text.endswith("]"):
             try:
                 old_syntax = isinstance(json.loads(text), list)
-            except ValueError:
+            except (ValueError, RecursionError):
                 old_syntax = False
             if old_syntax:
                 raise ValueError(
@@ -130,7 +131,8 @@ class GatekeeperSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, ExactDotEnv(settings_cls), file_secret_settings)
+        dotenv = ExactDotEnv(settings_cls, dotenv_settings)
+        return (init_settings, env_settings, dotenv, file_secret_settings)
 
     def secrets(self) -> tuple[list[str], list[str]]:
         """The Basic passwords and the bearer tokens to accept, current ones first."""
@@ -154,44 +156,59 @@ _SECRETS = ("password", "previous_password", "bearer_token", "previous_bearer_to
 
 
 class ExactDotEnv(PydanticBaseSettingsSource):
-    """The `.env` file, read so that a secret is used exactly as written, or refused.
+    """The `.env` file(s), read so that a secret is used exactly as written, or refused.
 
-    python-dotenv's defaults change values silently: `${NAME}` is expanded, an unquoted ` #`
-    starts a comment, unquoted trailing white space is dropped. Here nothing is expanded, and
-    an unquoted secret that dotenv would cut or trim is refused with a message (never the value)
-    that says to quote it.
+    python-dotenv's defaults change values silently: `${NAME}` is expanded, an unquoted value
+    is cut at white space before `#` and trimmed, escapes in double quotes are decoded. Here
+    nothing is expanded, and a secret must be written plainly: unquoted with no white space,
+    `#`, quote or backslash, or in single quotes with no quote or backslash inside. Anything
+    else is refused with a message that names the variable and the file, never the value.
     """
 
+    def __init__(self, settings_cls: type[BaseSettings], dotenv: Any) -> None:
+        super().__init__(settings_cls)
+        files = dotenv.env_file  # what `env_file` or `_env_file=` says, as pydantic reads it
+        self._files = [] if files is None else [files] if isinstance(files, str | Path) else files
+        self._encoding = dotenv.env_file_encoding or "utf-8"
+
     def __call__(self) -> dict[str, Any]:
-        path = Path(str(self.config.get("env_file") or ".env"))
-        if not path.is_file():
-            return {}
         prefix = str(self.config.get("env_prefix", "")).upper()
-        values = {
-            key.upper(): value
-            for key, value in dotenv_values(path, interpolate=False).items()
-            if value is not None
-        }
-        for line in path.read_text(encoding="utf-8").splitlines():
-            key, equals, raw = line.removeprefix("export ").partition("=")
-            name = key.strip().upper().removeprefix(prefix).lower()
-            if not equals or not key.strip().upper().startswith(prefix) or name not in _SECRETS:
+        found: dict[str, str] = {}
+        for file in self._files:
+            path = Path(file).expanduser()
+            if not path.is_file():
                 continue
-            value = raw.lstrip()
-            if value[:1] not in ("'", '"') and (value != value.rstrip() or " #" in value):
-                raise ValueError(
-                    f"{prefix}{name.upper()} in {path} is not quoted and holds ' #' or ends "
-                    "with white space, which a .env file cuts off: put the secret in single "
-                    "quotes"
-                )
+            text = path.read_text(encoding=self._encoding)  # pydantic's own source read it first
+            for binding in parse_stream(io.StringIO(text)):
+                if binding.key is None or binding.value is None:
+                    continue
+                name = binding.key.upper()
+                if name.removeprefix(prefix).lower() in _SECRETS and name.startswith(prefix):
+                    raw = binding.original.string.split("=", 1)[1].rstrip("\r\n")
+                    if not _plainly_written(raw.lstrip(" \t")):
+                        raise ValueError(
+                            f"{name} in {path} is not written plainly: a .env file would change "
+                            "it. Write it unquoted (no white space, '#', quote or backslash) or "
+                            "in single quotes (no quote or backslash inside), or set it in the "
+                            "environment instead"
+                        )
+                found[name] = binding.value
         return {
-            name: values[prefix + name.upper()]
-            for name in self.settings_cls.model_fields
-            if prefix + name.upper() in values
+            field: found[prefix + field.upper()]
+            for field in self.settings_cls.model_fields
+            if prefix + field.upper() in found
         }
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: `__call__` reads the whole file at once
+
+
+def _plainly_written(raw: str) -> bool:
+    """Whether python-dotenv reads `raw` (a value as written) as exactly its text."""
+    if raw.startswith("'"):
+        inner = raw[1:-1]
+        return len(raw) >= 2 and raw.endswith("'") and "'" not in inner and "\\" not in inner
+    return bool(raw) and not any(c.isspace() or c in "#'\"\\" for c in raw)
 
 
 class ExplicitSettings(GatekeeperSettings):

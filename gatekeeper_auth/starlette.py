@@ -33,7 +33,7 @@ class GatekeeperUser(BaseUser):
     Starlette's string id: for a user, the user id, else the first secondary id
     (`feide:alice@org.no`), else `""` (never the client id, which two users of one client
     would share with each other and with the client's own system calls); for a system request,
-    the client id.
+    the client id; for an `unknown` one (no `userid` grant), `""`.
     """
 
     __slots__ = ("caller",)
@@ -58,7 +58,7 @@ class GatekeeperUser(BaseUser):
         caller = self.caller
         if caller is None:
             return ""
-        if caller.kind != "user":
+        if caller.kind == "system":
             return caller.client_id
         if caller.user_id is not None:
             return caller.user_id

@@ -38,6 +38,8 @@ class Feide:
         self.forms: list[dict[str, str]] = []
         self.expires_in = 300
         self.refuse: dict[str, str] | None = None
+        self.revoked: set[str] = set()  # subject tokens it forgot (a restart, a revocation)
+        self.issued = 0
 
     async def token(self, request: Request) -> JSONResponse:
         form = dict(parse_qsl((await request.body()).decode(), strict_parsing=True))
@@ -47,13 +49,15 @@ class Feide:
         if request.headers.get("authorization") != f"Basic {basic}":
             return JSONResponse({"error": "invalid_client"}, 401)
         if form["grant_type"] == "client_credentials":
+            access = ACCESS if not self.issued else f"{ACCESS}-{self.issued}"
+            self.issued += 1
             return JSONResponse(
-                {"access_token": ACCESS, "token_type": "Bearer", "expires_in": 28799}
+                {"access_token": access, "token_type": "Bearer", "expires_in": 28799}
             )
         if self.refuse is not None:
             return JSONResponse(self.refuse, 400)
         subject = form["subject_token"]
-        if subject not in (ACCESS, USER_ACCESS):
+        if subject in self.revoked or not subject.startswith((ACCESS, USER_ACCESS)):
             return JSONResponse({"error": "invalid_grant"}, 400)
         jwt = self.issuer.mint(
             user_id=DEFAULT_USER if subject == USER_ACCESS else None,
@@ -184,3 +188,51 @@ def test_a_401_from_the_data_source_exchanges_once_more(
 def test_audience_is_required() -> None:
     with pytest.raises(ValueError, match="audience"):
         TokenExchangeAuth("token", audience="")
+
+
+def test_a_revoked_subject_token_is_fetched_anew_and_the_exchange_tried_once_more(
+    issuer: FakeFeideIssuer, servers: tuple[Feide, str, str]
+) -> None:
+    feide, token_url, source = servers
+    auth = system_auth(issuer, token_url)
+    with httpx2.Client(auth=auth, base_url=source) as http:
+        assert http.get("/").status_code == 200
+        feide.revoked.add(ACCESS)  # the issuer restarted: the cached access token is unknown
+        auth._token = None  # the JWT is due for renewal
+        assert http.get("/").status_code == 200
+    exchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    assert feide.grants == [
+        "client_credentials",
+        exchange,
+        exchange,
+        "client_credentials",
+        exchange,
+    ]
+    assert feide.forms[-1]["subject_token"] == f"{ACCESS}-1"
+
+
+def test_client_credentials_are_form_encoded_before_basic_as_rfc_6749_says() -> None:
+    seen: list[str] = []
+
+    def token_endpoint(request: httpx2.Request) -> httpx2.Response:
+        seen.append(base64.b64decode(request.headers["authorization"][6:]).decode())
+        return httpx2.Response(
+            200, json={"access_token": "t", "token_type": "Bearer", "expires_in": 60}
+        )
+
+    auth = ClientCredentialsAuth("id:1", "s+cr%t é", token_url="https://auth.example/oauth/token")
+    transport = httpx2.MockTransport(
+        lambda r: token_endpoint(r) if "oauth" in r.url.path else httpx2.Response(200)
+    )
+    with httpx2.Client(auth=auth, transport=transport) as http:
+        http.get("https://api.example/x")
+    assert seen == ["id%3A1:s%2Bcr%25t+%C3%A9"]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://auth.example/oauth/token", "https://u:p@auth.example/t", "not a url"]
+)
+def test_the_secret_goes_only_to_an_https_token_url(url: str) -> None:
+    with pytest.raises(ValueError, match="token_url="):
+        ClientCredentialsAuth("id", "secret", token_url=url)
+    assert ClientCredentialsAuth("id", "s", token_url="http://127.0.0.1:8000/oauth/token")

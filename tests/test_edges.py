@@ -252,3 +252,24 @@ def test_describe_guards_puts_sub_scopes_in_the_description_and_keeps_clients_pr
     assert "system requests only" in paths["/system/ping"]["get"]["description"]
     assert "Gatekeeper" not in paths["/"]["get"]["description"]
     assert json.dumps(paths).lower().count("x-dataporten") == 0
+
+
+def test_describe_guards_offers_oauth2_only_on_the_guarded_methods_of_a_path() -> None:
+    from fastapi import Depends, FastAPI
+    from fastapi.security import APIKeyHeader
+
+    from gatekeeper_auth import describe_guards, require_system
+
+    app = FastAPI()
+    key = APIKeyHeader(name="x-api-key")
+
+    @app.get("/r", dependencies=[Depends(require_system())])
+    async def guarded() -> None: ...
+
+    @app.post("/r", dependencies=[Depends(key)])
+    async def other() -> None: ...
+
+    describe_guards(app)
+    operations = app.openapi()["paths"]["/r"]
+    assert {"DataportenOAuth2": []} in operations["get"]["security"]
+    assert operations["post"]["security"] == [{"APIKeyHeader": []}]

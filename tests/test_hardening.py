@@ -19,7 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Message
 
-from gatekeeper_auth import ConfigurationError, GatekeeperMiddleware, get_identity
+from gatekeeper_auth import (
+    ConfigurationError,
+    GatekeeperMiddleware,
+    GatekeeperSettings,
+    get_identity,
+)
 from gatekeeper_auth.testing import TEST_PASSWORD, FakeGatekeeper
 from tests.helpers import assert_refused, build_app, http_scope
 from tests.servers import free_port, serve
@@ -258,7 +263,7 @@ def test_the_gatekeeper_password_itself_never_reaches_the_log(
     [
         ("GATEKEEPER_PASSWORD=k9${Qz7!mP2}x", "k9${Qz7!mP2}x"),  # dotenv would expand ${...}
         ("GATEKEEPER_PASSWORD='k9 #Qz7!mP2x'", "k9 #Qz7!mP2x"),
-        ('export GATEKEEPER_PASSWORD="k9 #Qz7"', "k9 #Qz7"),
+        ("  export GATEKEEPER_PASSWORD='k9\"Qz7'", 'k9"Qz7'),
     ],
 )
 def test_a_dotenv_secret_is_used_exactly_as_written(
@@ -272,14 +277,47 @@ def test_a_dotenv_secret_is_used_exactly_as_written(
 
 
 @pytest.mark.parametrize(
-    "line", ["GATEKEEPER_PASSWORD=k9 #Qz7!mP2x", "GATEKEEPER_PREVIOUS_PASSWORD=abc-secret   "]
+    "line",
+    [
+        "GATEKEEPER_PASSWORD=k9 #Qz7!mP2x",  # dotenv cuts at " #"
+        "GATEKEEPER_PASSWORD=k9\t#Qz7!mP2x",
+        "GATEKEEPER_PREVIOUS_PASSWORD=abc-Qz7   ",  # dotenv trims
+        'GATEKEEPER_PASSWORD="Zq8\\tQz7"',  # double quotes decode escapes
+        "GATEKEEPER_PASSWORD='ab\\\\Qz7'",  # so do single quotes, for \\ and \'
+        "  export GATEKEEPER_PASSWORD=abc #Qz7",
+        "export\tGATEKEEPER_PASSWORD=abc #Qz7",
+        "'GATEKEEPER_PASSWORD'=abc #Qz7",
+        "GATEKEEPER_PASSWORD=abc\x85Qz7",
+    ],
 )
-def test_a_dotenv_secret_that_dotenv_would_cut_is_refused(
+def test_a_dotenv_secret_that_dotenv_would_change_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("GATEKEEPER_PASSWORD='ok'\n" + line + "\n")
+    (tmp_path / ".env").write_text("GATEKEEPER_PASSWORD=ok\n" + line + "\n")
     said = everything_said(configuration_error())
-    assert "put the secret in single quotes" in said
+    assert "is not written plainly" in said
     assert "Qz7" not in said
-    assert "abc-secret" not in said
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_refused_without_a_byte_of_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_bytes(b"GATEKEEPER_PASSWORD=s\xe6cretpass\n")
+    said = everything_said(configuration_error())
+    assert "not utf-8 text" in said
+    assert "0xe6" not in said
+    assert "position" not in said
+
+
+def test_the_env_file_named_in_code_is_the_one_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("GATEKEEPER_PASSWORD", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("GATEKEEPER_PASSWORD=dev-password\n")
+    (tmp_path / "prod.env").write_text("GATEKEEPER_PASSWORD=prod-password\n")
+    chosen = GatekeeperSettings(_env_file="prod.env")  # type: ignore[call-arg]
+    assert chosen.secrets() == (["prod-password"], [])
+    assert GatekeeperSettings(_env_file=None).secrets() == ([], [])  # type: ignore[call-arg]

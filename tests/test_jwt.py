@@ -138,6 +138,19 @@ def test_cached_forgets_a_token_at_its_exp(
     assert token not in feide._cache
 
 
+def test_cached_forgets_a_long_lived_token_after_300_seconds(
+    issuer: FakeFeideIssuer, feide: FeideJWT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key Feide withdraws stops vouching for tokens seen before within a JWT's 300 s life,
+    # whatever exp a token (perhaps minted with a stolen key) claims.
+    token = issuer.mint(lifetime=10 * 24 * 3600).encode()
+    verify(feide, token)
+    assert feide.cached(token) is not None
+    later = time.time() + 301
+    monkeypatch.setattr(jwt_module, "time", SimpleNamespace(time=lambda: later))
+    assert feide.cached(token) is None
+
+
 def test_cache_is_bounded(issuer: FakeFeideIssuer) -> None:
     feide = verifier(issuer, max_cached=2)
     tokens = [issuer.mint(scope=f"s{i}").encode() for i in range(3)]

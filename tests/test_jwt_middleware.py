@@ -241,3 +241,32 @@ def test_starlettes_user_identity_never_mixes_users_of_one_client(
     assert client.get("/who", headers=gatekeeper.system()).json() == TEST_CLIENT_ID
     jwt_user = feide_issuer.mint(user_claims={"name": "N"})  # sub == client_id
     assert client.get("/who", headers=bearer(jwt_user)).json() == ""
+
+
+# Found by the second review.
+
+
+def test_jwt_given_in_code_means_the_environment_is_not_read(
+    feide_issuer: FakeFeideIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_ALLOW_UNVERIFIED", "true")  # a stray dev setting
+    monkeypatch.setenv("GATEKEEPER_PASSWORD", "stray")
+    client = TestClient(build_app(jwt=jwt_for(feide_issuer)))
+    forged = {"X-Dataporten-Clientid": "any-client", "X-Dataporten-Gatekeeper": "x"}
+    assert_refused(client.get("/system", headers=forged), "authentication_required")
+    assert_refused(
+        client.get("/system", headers=FakeGatekeeper(password="stray").system()), "token_invalid"
+    )
+
+
+def test_starlettes_user_identity_is_empty_for_an_unknown_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = build_app(userid_grant=False, **FakeGatekeeper().middleware_options())
+
+    @app.get("/who")
+    async def who(request: Request) -> str:
+        return str(request.user.identity)
+
+    response = TestClient(app).get("/who", headers=FakeGatekeeper().system())
+    assert response.json() == ""  # may be any user of the client: never the client id
