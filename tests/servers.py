@@ -72,3 +72,14 @@ def raw_server(handle: Callable[[socket.socket], None]) -> Iterator[str]:
             yield f"http://127.0.0.1:{server.server_address[1]}"
         finally:
             server.shutdown()
+
+
+def read_head(conn: socket.socket) -> bytes:
+    """What a raw server reads of a request: up to the end of its head (or the connection)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data

@@ -19,7 +19,7 @@ from gatekeeper_auth.devgate import DevGateConfig
 from gatekeeper_auth.devgate.config import LONGTERM_LIFETIME
 from tests import platform_headers as ph
 from tests.devgate_support import echo_upstream, serve_devgate, token_for
-from tests.servers import raw_server, serve
+from tests.servers import raw_server, read_head, serve
 
 SECRET = "fidelity-client-secret"
 CLIENT = (ph.CLIENT_ID, SECRET)
@@ -136,13 +136,7 @@ def test_header_names_are_spelled_as_the_platform_writes_them() -> None:
     seen: list[bytes] = []
 
     def record(conn: socket.socket) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-        seen.append(data)
+        seen.append(read_head(conn))
         conn.sendall(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
 
     with raw_server(record) as upstream, serve_devgate(config(upstream)) as (gatekeeper, _):

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from gatekeeper_auth.client import ClientCredentialsAuth, TokenError
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
-from tests.servers import free_port, raw_server, serve
+from tests.servers import free_port, raw_server, read_head, serve
 
 UPSTREAM_PASSWORD = "upstream-secret-password"
 CONFIG = {
@@ -49,28 +49,19 @@ def assert_no_secrets(text: str, token: str) -> None:
         assert secret not in text
 
 
-def read_request(conn: socket.socket) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            return
-        data += chunk
-
-
 def closes_at_once(conn: socket.socket) -> None:
-    read_request(conn)
+    read_head(conn)
     conn.close()
 
 
 def breaks_off_mid_body(conn: socket.socket) -> None:
-    read_request(conn)
+    read_head(conn)
     conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n" + b"x" * 1000)
     conn.close()
 
 
 def answers_slowly(conn: socket.socket) -> None:
-    read_request(conn)
+    read_head(conn)
     time.sleep(3)
     conn.close()
 
