@@ -85,6 +85,14 @@ class GatekeeperHeaders:
                 found[_AUTH] = b""
         return found[_AUTH], tuple(found), problem
 
+    def check_types(self, key: Key) -> None:
+        """Raise a clear `TypeError` when a server or an outer middleware put `str` where the
+        ASGI specification requires bytes. Runs off the hot path: a key of `str` values never
+        matches a verified caller, so it always reaches here first."""
+        for value in key:
+            if value is not None and type(value) is not bytes:
+                raise _not_bytes()
+
     def has_client(self, key: Key) -> bool:
         """Whether the request carries a client id (what `allow_unverified` trusts)."""
         return key[_CLIENT] is not None
@@ -95,12 +103,6 @@ class GatekeeperHeaders:
         `userid_grant` says whether the API has the `userid` grant: only then does "no user id
         and no other sign of a user" mean a system request; without it the kind is "unknown".
         """
-        for value in key:
-            if value is not None and type(value) is not bytes:
-                raise TypeError(
-                    "scope['headers'] holds a value that is not bytes; the ASGI specification "
-                    "requires byte strings: fix the server or middleware that put it there."
-                )
         for slot in (_CLIENT, _GATEKEEPER):
             if key[slot] is None:
                 raise self._refuse(
@@ -130,10 +132,7 @@ class GatekeeperHeaders:
     def _slot_for(self, name: bytes) -> int:
         """Where a header name not seen before goes: a slot, `_OTHER`, or `_SMUGGLED`."""
         if type(name) is not bytes:
-            raise TypeError(
-                "scope['headers'] holds a name that is not bytes; the ASGI specification "
-                "requires byte strings: fix the server or middleware that put it there."
-            )
+            raise _not_bytes()
         lower = name.lower()
         slot = self._known.get(lower)
         if slot is None:
@@ -185,3 +184,10 @@ class GatekeeperHeaders:
                 "gatekeeper_header_invalid", _ACR, "holds bytes that are not printable ASCII"
             )
         return value.decode("ascii")
+
+
+def _not_bytes() -> TypeError:
+    return TypeError(
+        "scope['headers'] holds a str where the ASGI specification requires byte strings: fix "
+        "the server or middleware that put it there."
+    )

@@ -55,8 +55,6 @@ class FeideJWT:
     - `transport`: an httpx2 transport for the key fetches (tests; `FakeFeideIssuer.transport()`).
     """
 
-    looks_like_jwt = staticmethod(looks_like_jwt)
-
     def __init__(
         self,
         *,

@@ -36,7 +36,13 @@ Network = str | IPv4Network | IPv6Network
 # What the scope gets for one caller: request.user, request.auth, the identity; all immutable,
 # so one tuple serves every request of the same caller.
 Caller = tuple[GatekeeperUser, GatekeeperAuth, Identity | None]
-_ANONYMOUS: Caller = (GatekeeperUser(None), GatekeeperAuth(None), None)
+
+
+def _caller(identity: Identity | None) -> Caller:
+    return (GatekeeperUser(identity), GatekeeperAuth(identity), identity)
+
+
+_ANONYMOUS = _caller(None)
 
 
 class GatekeeperMiddleware:
@@ -201,15 +207,11 @@ class GatekeeperMiddleware:
         self, scope: Scope, authorization: bytes | None, key: Key, problem: Refusal | None
     ) -> Caller | bytes:
         """The caller by the gatekeeper's credentials, anonymous, or a JWT to verify."""
+        self._headers.check_types(key)
         if authorization is None:
             if self._unverified and self._headers.has_client(key):
                 return self._from_gatekeeper(scope, key, problem, remember=False)
             return _ANONYMOUS
-        if type(authorization) is not bytes:
-            raise TypeError(
-                "scope['headers'] holds a value that is not bytes; the ASGI specification "
-                "requires byte strings: fix the server or middleware that put it there."
-            )
         if self._jwt is not None:
             seen = self._jwt_callers.get(authorization)
             if seen is not None and self._jwt.cached(seen[0]) is seen[1][2]:
@@ -246,7 +248,7 @@ class GatekeeperMiddleware:
                 if scope.get("method") == "OPTIONS":
                     return _ANONYMOUS  # not ours to judge: the caller's own token on a preflight
                 raise
-        caller: Caller = (GatekeeperUser(identity), GatekeeperAuth(identity), identity)
+        caller = _caller(identity)
         if len(self._jwt_callers) >= _REMEMBERED_CALLERS:
             self._jwt_callers.clear()
         self._jwt_callers[authorization] = (token, caller)
@@ -274,7 +276,7 @@ class GatekeeperMiddleware:
                 "userid_grant=false (GATEKEEPER_USERID_GRANT=false) until the API has the grant "
                 "in the Dataporten dashboard and every token issued before it has expired."
             )
-        caller: Caller = (GatekeeperUser(identity), GatekeeperAuth(identity), identity)
+        caller = _caller(identity)
         if remember:
             if len(self._verified) >= _REMEMBERED_CALLERS:
                 self._verified.clear()  # a simple bound; callers come back within seconds

@@ -1,6 +1,11 @@
 """What every test of this suite shares: an app with one route per guard, how a refusal looks,
 and raw ASGI scopes."""
 
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -115,3 +120,28 @@ def http_scope(
         "client": client,
         "server": ("127.0.0.1", 8000),
     }
+
+
+ROOT = Path(__file__).parent.parent
+# Makes the named top-level modules (and their submodules) impossible to import.
+_BLOCK = """\
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, Block())
+"""
+
+
+def python_without(blocked: Iterable[str], code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh Python, in the repository, as on an install without `blocked`."""
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _BLOCK.format(blocked=set(blocked)) + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )

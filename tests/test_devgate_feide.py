@@ -22,8 +22,8 @@ from gatekeeper_auth.claims import EPPN, NIN
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
 from gatekeeper_auth.devgate.feide import _public_jwk, _thumbprint
 from gatekeeper_auth.jwt import FeideJWT
+from tests.helpers import python_without
 from tests.servers import serve
-from tests.test_devgate_packaging import run_without
 
 ROOT = Path(__file__).parent.parent
 BASE = DevGateConfig.load(ROOT / "example_app" / "devgate.toml")
@@ -332,7 +332,7 @@ JWT_HINT = "pip install 'gatekeeper-auth[jwt]'"
 
 
 def test_without_pyjwt_a_config_with_data_sources_names_the_extra() -> None:
-    result = run_without(
+    result = python_without(
         {"jwt"},
         "from gatekeeper_auth.devgate import DevGateConfig, MissingExtra, create_devgate\n"
         "try:\n"
@@ -345,7 +345,7 @@ def test_without_pyjwt_a_config_with_data_sources_names_the_extra() -> None:
 
 
 def test_without_pyjwt_and_data_sources_the_local_feide_says_what_to_install() -> None:
-    result = run_without(
+    result = python_without(
         {"jwt"},
         "from starlette.testclient import TestClient\n"
         "from gatekeeper_auth.devgate import DevGateConfig, create_devgate\n"

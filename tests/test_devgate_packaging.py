@@ -5,45 +5,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from gatekeeper_auth.devgate import DevGateConfig
 from gatekeeper_auth.devgate.__main__ import example_config, parser
+from tests.helpers import python_without
 
 ROOT = Path(__file__).parent.parent
 HINT = "pip install 'gatekeeper-auth[devgate]'"
 
-# Runs the given code with the named modules made impossible to import, as on a plain install.
-WITHOUT = textwrap.dedent(
-    """
-    import importlib.abc, sys
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in {blocked!r}:
-                raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
-            return None
-    sys.meta_path.insert(0, Block())
-    """
-)
-
-
-def run_without(blocked: set[str], code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-c", WITHOUT.format(blocked=blocked) + code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-    )
-
 
 @pytest.mark.parametrize("missing", ["uvicorn", "httpx2", "websockets"])
 def test_running_without_the_extra_ends_with_one_line_naming_it(missing: str) -> None:
-    result = run_without(
+    result = python_without(
         {missing},
         "import sys, runpy\n"
         "sys.argv = ['devgate', '--config', 'example_app/devgate.toml']\n"
@@ -56,7 +32,7 @@ def test_running_without_the_extra_ends_with_one_line_naming_it(missing: str) ->
 
 
 def test_importing_without_the_extra_works_and_building_names_it() -> None:
-    result = run_without(
+    result = python_without(
         {"uvicorn", "httpx2", "websockets"},
         "from gatekeeper_auth.devgate import DevGateConfig, MissingExtra, create_devgate\n"
         "config = DevGateConfig.load('example_app/devgate.toml')\n"

@@ -22,7 +22,7 @@ import gatekeeper_auth
 from gatekeeper_auth import ConfigurationError, GatekeeperMiddleware, Identity, optional_identity
 from gatekeeper_auth import credentials as credentials_module
 from gatekeeper_auth.testing import TEST_PASSWORD, system_identity
-from tests.helpers import assert_refused
+from tests.helpers import assert_refused, python_without
 
 ROOT = Path(__file__).parent.parent
 NO_GATEKEEPER_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GATEKEEPER_")}
@@ -175,8 +175,8 @@ def test_unknown_names_are_still_attribute_errors() -> None:
 
 
 def test_the_testing_helpers_import_without_pytest() -> None:
-    code = "import sys; sys.modules['pytest'] = None; import gatekeeper_auth.testing"
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # noqa: S603
+    result = python_without({"pytest"}, "import gatekeeper_auth.testing")
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_fixtures_need_no_conftest_line(tmp_path: Path) -> None:
@@ -203,22 +203,11 @@ def test_the_fixtures_need_no_conftest_line(tmp_path: Path) -> None:
 # Packaging: everything importable from gatekeeper_auth imports on a plain install; a missing
 # extra is named.
 
-BLOCK = "import sys\nfor name in {names!r}:\n    sys.modules[name] = None\n"
 OPTIONAL = ["httpx", "httpx2", "jwt", "cryptography", "uvicorn", "websockets", "pytest"]
 
 
-def run_without(names: list[str], code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-c", BLOCK.format(names=names) + textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_the_package_imports_without_any_extra() -> None:
-    result = run_without(
+    result = python_without(
         OPTIONAL,
         """
         import gatekeeper_auth, gatekeeper_auth.testing
@@ -234,13 +223,13 @@ def test_the_package_imports_without_any_extra() -> None:
 
 
 def test_the_client_names_its_extra_and_needs_no_httpx() -> None:
-    missing = run_without(["httpx2"], "import gatekeeper_auth.client")
+    missing = python_without(["httpx2"], "import gatekeeper_auth.client")
     assert missing.returncode != 0
     assert missing.stderr.strip().splitlines()[-1] == (
         "ImportError: gatekeeper_auth.client needs httpx2, which is not installed: "
         "pip install 'gatekeeper-auth[client]'"
     )
-    without_httpx = run_without(
+    without_httpx = python_without(
         ["httpx"],
         """
         import httpx2

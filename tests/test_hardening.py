@@ -193,7 +193,7 @@ def test_str_headers_are_refused_with_a_clear_error(headers: list[tuple[Any, Any
 
     async def send(message: Message) -> None: ...
 
-    with pytest.raises(TypeError, match="ASGI specification requires byte strings"):
+    with pytest.raises(TypeError, match="the ASGI specification requires byte strings"):
         asyncio.run(app(http_scope(headers, path="/system"), receive, send))
 
 

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
@@ -97,35 +97,27 @@ def wrapped(seen: list[BaseException]) -> tuple[ASGIApp, str]:
     return GatekeeperMiddleware(inner, **OPTIONS), ""
 
 
-def mounted_fastapi_under_starlette(seen: list[BaseException]) -> tuple[ASGIApp, str]:
-    outer = Starlette(routes=[Mount("/api", fastapi_app())])
-    outer.add_middleware(ErrorTracker, seen=seen)
-    outer.add_middleware(GatekeeperMiddleware, **OPTIONS)
-    return outer, "/api"
+def mounted(
+    outer: Callable[[], Starlette], inner: Callable[[], ASGIApp]
+) -> Callable[[list[BaseException]], tuple[ASGIApp, str]]:
+    """The middleware on an outer app, the routes in an app mounted under it at /sub."""
 
+    def shape(seen: list[BaseException]) -> tuple[ASGIApp, str]:
+        app = outer()
+        app.mount("/sub", inner())
+        app.add_middleware(ErrorTracker, seen=seen)
+        app.add_middleware(GatekeeperMiddleware, **OPTIONS)
+        return app, "/sub"
 
-def mounted_fastapi_under_fastapi(seen: list[BaseException]) -> tuple[ASGIApp, str]:
-    outer = FastAPI()
-    outer.mount("/api", fastapi_app())
-    outer.add_middleware(ErrorTracker, seen=seen)
-    outer.add_middleware(GatekeeperMiddleware, **OPTIONS)
-    return outer, "/api"
-
-
-def mounted_starlette_under_fastapi(seen: list[BaseException]) -> tuple[ASGIApp, str]:
-    outer = FastAPI()
-    outer.mount("/legacy", starlette_app())
-    outer.add_middleware(ErrorTracker, seen=seen)
-    outer.add_middleware(GatekeeperMiddleware, **OPTIONS)
-    return outer, "/legacy"
+    return shape
 
 
 SHAPES: dict[str, Callable[[list[BaseException]], tuple[ASGIApp, str]]] = {
     "add_middleware with middleware in between": added,
     "wrapped directly": wrapped,
-    "FastAPI mounted under Starlette": mounted_fastapi_under_starlette,
-    "FastAPI mounted under FastAPI": mounted_fastapi_under_fastapi,
-    "Starlette mounted under FastAPI": mounted_starlette_under_fastapi,
+    "FastAPI mounted under Starlette": mounted(Starlette, fastapi_app),
+    "FastAPI mounted under FastAPI": mounted(FastAPI, fastapi_app),
+    "Starlette mounted under FastAPI": mounted(FastAPI, starlette_app),
 }
 
 
