@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from pydantic import SecretStr
 
+from gatekeeper_auth._platform import JWT_CHALLENGE
 from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.identity import Identity, SecondaryId
 
@@ -43,7 +44,7 @@ FEIDE_CLAIM_PREFIX: Final = "https://n.feide.no/claims/"
 TOKEN_CLAIMS: Final = frozenset(
     {"aud", "iss", "iat", "exp", "nbf", "client_id", "sub", "scope", "act", "jti"}
 )
-WWW_AUTHENTICATE: Final = 'Bearer error="invalid_token"'
+WWW_AUTHENTICATE: Final = JWT_CHALLENGE
 
 
 def invalid(reason: str) -> Refusal:

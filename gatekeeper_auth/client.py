@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 try:
     import httpx2
@@ -35,6 +35,8 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the packa
         "pip install 'gatekeeper-auth[client]'"
     ) from None
 
+from gatekeeper_auth._platform import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, TOKEN_URL, client_basic
+
 if TYPE_CHECKING:
     _HttpxAuth = object
 else:
@@ -43,9 +45,7 @@ else:
     except ImportError:
         _HttpxAuth = object
 
-DATAPORTEN_TOKEN_URL = "https://auth.dataporten.no/oauth/token"  # noqa: S105 (a URL)
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a URN)
+DATAPORTEN_TOKEN_URL = TOKEN_URL
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 Request = Any  # an httpx2.Request or an httpx.Request: the flow builds its own of the same kind
@@ -159,9 +159,7 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
         """
         headers = {}
         if basic is not None:
-            # RFC 6749 §2.3.1: id and secret are form-url-encoded before the Basic encoding.
-            pair = f"{quote_plus(basic[0])}:{quote_plus(basic[1])}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            headers["Authorization"] = client_basic(*basic)
         for attempt in range(1, self.attempts + 1):
             token_request = type(request)(
                 "POST", url, data=form, headers=headers, extensions=dict(request.extensions)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from hmac import compare_digest
 
+from gatekeeper_auth._platform import CHALLENGE, basic, parse_basic
 from gatekeeper_auth.errors import ConfigurationError
 from gatekeeper_auth.settings import GatekeeperSettings
 
@@ -34,7 +35,7 @@ class GatekeeperCredentials:
 
     #: The challenge of a 401. Never `Basic`: a browser that opens the backend directly would pop
     #: up a login dialog (and Swagger UI would stall on it); a Bearer challenge it ignores.
-    challenge = 'Bearer realm="gatekeeper"'
+    challenge = CHALLENGE
 
     def __init__(
         self, *, username: str, passwords: Sequence[str], bearer_tokens: Sequence[str]
@@ -50,9 +51,9 @@ class GatekeeperCredentials:
         self._username = username.encode()
         self._passwords = tuple(p.encode() for p in passwords)
         self._bearer_tokens = tuple(t.encode() for t in bearer_tokens)
-        self._expected = tuple(
-            b"Basic " + base64.b64encode(self._username + b":" + p) for p in self._passwords
-        ) + tuple(b"Bearer " + t for t in self._bearer_tokens)
+        self._expected = tuple(basic(username, p).encode() for p in passwords) + tuple(
+            b"Bearer " + t for t in self._bearer_tokens
+        )
 
     def __repr__(self) -> str:
         return f"GatekeeperCredentials(trust={self.trust!r}, secrets={len(self._expected)})"
@@ -98,15 +99,11 @@ class GatekeeperCredentials:
         scheme = scheme.lower()
         if scheme == b"bearer" and self._bearer_tokens:
             return _any_equal(param, self._bearer_tokens)
-        if scheme != b"basic" or not self._passwords:
+        pair = parse_basic(header) if self._passwords else None
+        if pair is None:
             return False
-        try:
-            decoded = base64.b64decode(param, validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        username, colon, password = decoded.partition(b":")
-        username_ok = compare_digest(username, self._username)
-        return bool(colon) & username_ok & _any_equal(password, self._passwords)
+        username_ok = compare_digest(pair[0], self._username)
+        return username_ok & _any_equal(pair[1], self._passwords)
 
 
 def _any_equal(value: bytes, secrets: tuple[bytes, ...]) -> bool:

@@ -19,8 +19,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gatekeeper_auth._platform import FEIDE_ISSUER
 from gatekeeper_auth.claims import EPPN, NIN
-from gatekeeper_auth.jwt import FEIDE_ISSUER
 
 DEFAULT_AUDIENCE = "https://n.feide.no/datasources/02d0f79b-7fbc-422b-bb31-a4d22121f040"
 DEFAULT_CLIENT = "208335d4-e8c1-4910-8928-05b2e5b14127"

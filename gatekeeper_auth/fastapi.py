@@ -16,12 +16,13 @@ from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
+from gatekeeper_auth._platform import TOKEN_URL
 from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.rules import Rule, get_identity
 
 SCHEME_NAME = "DataportenGatekeeper"
 OAUTH2_SCHEME_NAME = "DataportenOAuth2"
-DATAPORTEN_TOKEN_URL = "https://auth.dataporten.no/oauth/token"  # noqa: S105 (a URL)
+DATAPORTEN_TOKEN_URL = TOKEN_URL
 _SCHEME_DESCRIPTION = (
     "An access token from Dataporten, sent to the API Gatekeeper as "
     "`Authorization: Bearer <token>`. The gatekeeper checks it and forwards the request "

@@ -14,11 +14,11 @@ from collections.abc import Iterable
 
 from pydantic import SecretStr
 
+from gatekeeper_auth._platform import HEADER_FIELDS
 from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.identity import Identity, Kind, SecondaryId
 
-#: The headers a backend can get from the gatekeeper, after the prefix.
-FIELDS = ("Clientid", "Userid", "Userid-Sec", "Scopes", "Gatekeeper", "Acr", "Token")
+FIELDS = HEADER_FIELDS
 # Slot 0 is Authorization; slot 1 + i is FIELDS[i]. Only this module knows the numbers.
 _AUTH = 0
 _CLIENT, _USER, _USER_SEC, _SCOPES, _GATEKEEPER, _ACR, _TOKEN = range(1, len(FIELDS) + 1)

@@ -21,6 +21,7 @@ import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from gatekeeper_auth._platform import FEIDE_ISSUER, FEIDE_JWKS_URL
 from gatekeeper_auth.claims import identity_from_claims, invalid
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.identity import Identity
@@ -28,8 +29,6 @@ from gatekeeper_auth.jwks import KeySet
 
 logger = logging.getLogger("gatekeeper_auth")
 
-FEIDE_ISSUER: Final = "https://auth.dataporten.no"
-FEIDE_JWKS_URL: Final = "https://auth.dataporten.no/openid/jwks"
 #: The longest a verified token is remembered: Feide's JWTs live about 300 s.
 MAX_CACHED_SECONDS: Final = 300.0
 #: A Feide JWT is 1-2 KB; anything far larger is refused before it is parsed.

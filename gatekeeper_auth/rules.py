@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from gatekeeper_auth._platform import CHALLENGE
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.identity import Identity, Kind
 
@@ -103,7 +104,7 @@ class Rule:
                 "authentication_required",
                 "This route needs a token: call it through the API Gatekeeper with "
                 "'Authorization: Bearer <access token>'.",
-                www_authenticate='Bearer realm="gatekeeper"',
+                www_authenticate=CHALLENGE,
             )
         if (
             self.kind is not None

@@ -22,7 +22,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from gatekeeper_auth.jwt import FEIDE_ISSUER, FEIDE_JWKS_URL, FeideJWT
+from gatekeeper_auth._platform import FEIDE_ISSUER, FEIDE_JWKS_URL
+from gatekeeper_auth.jwt import FeideJWT
 
 Secrets = Annotated[list[SecretStr], NoDecode]
 

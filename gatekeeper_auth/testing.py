@@ -16,7 +16,6 @@ needed):
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -24,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
+from gatekeeper_auth._platform import basic
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
 from gatekeeper_auth.fastapi import GatekeeperGuard, optional_identity, walk
 from gatekeeper_auth.identity import Identity, SecondaryId
@@ -90,8 +90,7 @@ class FakeGatekeeper:
         """The `Authorization` value the gatekeeper presents (another `password` forges one)."""
         if self._bearer_token and password is None:
             return f"Bearer {self._bearer_token}"
-        credentials = f"{self.username}:{password or self._password}".encode()
-        return "Basic " + base64.b64encode(credentials).decode()
+        return basic(self.username, password or self._password)
 
     def system(
         self,

@@ -15,14 +15,13 @@ import importlib
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from gatekeeper_auth._platform import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE
 from gatekeeper_auth.devgate.config import Client, DataSource
 from gatekeeper_auth.devgate.extras import MissingExtra
-from gatekeeper_auth.devgate.feide import TOKEN_EXCHANGE, LocalFeide
+from gatekeeper_auth.devgate.feide import LocalFeide
 from gatekeeper_auth.devgate.tokens import OAuthError, TokenIssuer, form_value
 
 JWT_INSTALL = "pip install 'gatekeeper-auth[jwt]'"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 (a URN)
-JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 (a URN)
 
 
 class TokenExchange:

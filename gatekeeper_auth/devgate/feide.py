@@ -18,10 +18,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from gatekeeper_auth._platform import TOKEN_EXCHANGE
 from gatekeeper_auth.claims import EPPN, NIN
 from gatekeeper_auth.devgate.config import Client, DataSource, DevGateConfig, User
 
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
 #: 2048 bits, as `FeideJWT`'s key set requires.
 KEY_BITS = 2048
 _CLAIM_NAMES = {"name": "name", "eduPersonPrincipalName": EPPN, "nin": NIN}

@@ -12,10 +12,10 @@ never with an empty value: the platform's proxy drops those.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gatekeeper_auth._platform import basic
 from gatekeeper_auth.devgate.config import DevGateConfig
 from gatekeeper_auth.devgate.tokens import Grant
 
@@ -112,8 +112,7 @@ class GatekeeperHeaders:
             secret = b"Bearer " + creds.bearer_token.get_secret_value().encode()
         else:
             assert creds.password is not None  # the config's validator requires one of them
-            raw = f"{creds.username}:{creds.password.get_secret_value()}".encode()
-            secret = b"Basic " + base64.b64encode(raw)
+            secret = basic(creds.username, creds.password.get_secret_value()).encode()
         self._authorization = secret
 
     def __repr__(self) -> str:  # never show the credentials

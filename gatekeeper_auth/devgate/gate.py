@@ -13,14 +13,13 @@ from collections.abc import Iterable
 
 from starlette.responses import JSONResponse
 
+from gatekeeper_auth._platform import GATEKEEPER_CHALLENGE, GATEKEEPER_INVALID_CHALLENGE
 from gatekeeper_auth.devgate.config import DevGateConfig
 from gatekeeper_auth.devgate.forwarding import Admission
 from gatekeeper_auth.devgate.tokens import TokenIssuer
 
-MISSING_CHALLENGE = 'Bearer realm="dataporten"'
-INVALID_CHALLENGE = (
-    MISSING_CHALLENGE + ', error="invalid_token", error_description="Token is invalid"'
-)
+MISSING_CHALLENGE = GATEKEEPER_CHALLENGE
+INVALID_CHALLENGE = GATEKEEPER_INVALID_CHALLENGE
 
 
 class Refused(Exception):
