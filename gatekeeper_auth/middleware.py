@@ -17,15 +17,14 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gatekeeper_auth._caller import ANONYMOUS, Caller
 from gatekeeper_auth.claims import WWW_AUTHENTICATE as JWT_CHALLENGE
 from gatekeeper_auth.credentials import FailureLog, credentials_from
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.headers import GatekeeperHeaders, Key
-from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.jwt import FeideJWT, looks_like_jwt
 from gatekeeper_auth.rules import SCOPE_KEY
 from gatekeeper_auth.settings import ExplicitSettings, GatekeeperSettings, explain
-from gatekeeper_auth.starlette import GatekeeperAuth, GatekeeperUser
 
 logger = logging.getLogger("gatekeeper_auth")
 
@@ -33,16 +32,8 @@ _REMEMBERED_CALLERS = 4096
 
 Secrets = str | SecretStr | Sequence[str | SecretStr]
 Network = str | IPv4Network | IPv6Network
-# What the scope gets for one caller: request.user, request.auth, the identity; all immutable,
-# so one tuple serves every request of the same caller.
-Caller = tuple[GatekeeperUser, GatekeeperAuth, Identity | None]
-
-
-def _caller(identity: Identity | None) -> Caller:
-    return (GatekeeperUser(identity), GatekeeperAuth(identity), identity)
-
-
-_ANONYMOUS = _caller(None)
+_caller = Caller.of
+_ANONYMOUS = ANONYMOUS
 
 
 class GatekeeperMiddleware:
