@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from hmac import compare_digest
 
 from gatekeeper_auth._platform import CHALLENGE, basic, parse_basic
-from gatekeeper_auth.errors import ConfigurationError
-from gatekeeper_auth.settings import GatekeeperSettings
 
 logger = logging.getLogger("gatekeeper_auth")
 
@@ -86,6 +84,11 @@ class GatekeeperCredentials:
             return f"{expected}: {scheme.decode().capitalize()} credentials"
         return f"{expected}: credentials of another scheme"
 
+    def same_scheme(self, header: bytes) -> bool:
+        """Whether `header` uses the gatekeeper's scheme (Basic or Bearer, by trust type)."""
+        scheme = header.strip().partition(b" ")[0].lower()
+        return scheme == (b"bearer" if self._bearer_tokens else b"basic")
+
     def match(self, header: bytes) -> bool:
         """True when `header` (an Authorization value) carries one of the configured secrets."""
         matched = False
@@ -136,44 +139,3 @@ class FailureLog:
         )
         self._count = 0
         self._next_line = now + _FAILURE_LOG_INTERVAL
-
-
-def credentials_from(
-    settings: GatekeeperSettings, *, jwt_only: bool
-) -> GatekeeperCredentials | None:
-    """The credentials the settings configure, None when none are to be checked (JWT only, or
-    `allow_unverified`); a `ConfigurationError` that says what to set when they make no sense."""
-    passwords, tokens = settings.secrets()
-    if passwords and tokens:
-        raise ConfigurationError(
-            "GatekeeperMiddleware got both password= and bearer_token=: the gatekeeper uses one "
-            "trust type. Keep the one its 'API Access' pane shows."
-        )
-    if settings.allow_unverified:
-        if passwords or tokens:
-            raise ConfigurationError(
-                "allow_unverified=True cannot go with a password or bearer token: drop it "
-                "(it is for local development without a gatekeeper)."
-            )
-        logger.warning(
-            "gatekeeper_auth: allow_unverified=True: gatekeeper headers are trusted WITHOUT "
-            "credentials%s. Anyone who reaches this service can claim any identity. Never use "
-            "this outside local development.",
-            " (from allowed_networks only)" if settings.allowed_networks else "",
-        )
-        return None
-    if not (passwords or tokens):
-        if jwt_only:
-            return None  # Feide JWTs only: no gatekeeper in front
-        raise ConfigurationError(
-            "GatekeeperMiddleware needs password= (or GATEKEEPER_PASSWORD), or bearer_token= "
-            "(GATEKEEPER_BEARER_TOKEN) for trust type bearer, or jwt=FeideJWT(...) (or "
-            "GATEKEEPER_JWT_AUDIENCE) to accept Feide JWTs; pass allow_unverified=True only "
-            "for local development."
-        )
-    try:
-        return GatekeeperCredentials(
-            username=settings.username, passwords=passwords, bearer_tokens=tokens
-        )
-    except ValueError as error:
-        raise ConfigurationError(f"GatekeeperMiddleware: {error}.") from None

@@ -21,6 +21,7 @@ import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from gatekeeper_auth._caller import Caller
 from gatekeeper_auth._platform import FEIDE_ISSUER, FEIDE_JWKS_URL
 from gatekeeper_auth.claims import identity_from_claims, invalid
 from gatekeeper_auth.errors import ConfigurationError, Refusal
@@ -117,6 +118,22 @@ class FeideJWT:
             f"FeideJWT(audience={self.audience!r}, issuer={self.issuer!r}, "
             f"jwks_url={self.jwks_url!r}, leeway={self.leeway})"
         )
+
+    def token_in(self, authorization: bytes) -> bytes | None:
+        """The token of a `Bearer` Authorization value shaped like a JWT, else None."""
+        if authorization[:7].lower() != b"bearer ":
+            return None
+        token = authorization[7:].strip(b" \t")
+        return token if looks_like_jwt(token) else None
+
+    def seen(self, token: bytes) -> Caller | None:
+        """The caller of a token verified before and not yet expired, else None."""
+        identity = self.cached(token)
+        return None if identity is None else Caller.of(identity)
+
+    async def authenticate(self, token: bytes) -> Caller:
+        """Verify `token` and return its caller (raises `Refusal` as `verify` does)."""
+        return Caller.of(await self.verify(token))
 
     def cached(self, token: bytes) -> Identity | None:
         """The identity of a token verified before and not yet expired, else None.

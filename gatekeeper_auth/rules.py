@@ -17,6 +17,9 @@ from gatekeeper_auth.identity import Identity, Kind
 
 #: The ASGI scope key under which `GatekeeperMiddleware` leaves the caller.
 SCOPE_KEY = "gatekeeper_auth.identity"
+#: Where the middleware leaves the refusal of an Authorization it let pass anonymously
+#: (`unrecognised_authorization="anonymous"`), for the guards to answer with.
+REFUSAL_KEY = "gatekeeper_auth.refusal"
 
 
 def get_identity(conn: HTTPConnection) -> Identity | None:
@@ -90,6 +93,8 @@ class Rule:
         which the framework renders wherever the route sits."""
         identity = get_identity(conn)
         try:
+            if identity is None and REFUSAL_KEY in conn.scope:
+                raise conn.scope[REFUSAL_KEY]
             return self.check(identity)
         except Refusal as refusal:
             refusal.log(conn.scope, identity.client_id if identity else None)

@@ -227,19 +227,21 @@ def test_unauthenticated_call_with_only_gatekeeper_and_acr_is_anonymous(
     assert_refused(client.get("/system", headers=headers), "authentication_required")
 
 
-def test_startup_log_says_system_routes_are_closed_without_the_userid_grant(
+def test_startup_log_says_which_userid_grant_the_gatekeeper_path_assumes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None: ...
 
     with caplog.at_level(logging.INFO, logger="gatekeeper_auth"):
         GatekeeperMiddleware(app, password="x")
-        assert caplog.records == []  # with the grant there is nothing to say
         GatekeeperMiddleware(app, password="x", userid_grant=False)
-    (record,) = caplog.records
-    assert record.levelno == logging.WARNING
-    assert "userid_grant=false" in record.getMessage()
-    assert "403 userid_grant_missing" in record.getMessage()
+    granted, closed = caplog.records
+    assert granted.levelno == logging.INFO
+    assert "gatekeeper path: userid_grant=true" in granted.getMessage()
+    assert "is a system request" in granted.getMessage()
+    assert closed.levelno == logging.WARNING
+    assert "gatekeeper path: userid_grant=false" in closed.getMessage()
+    assert "403 userid_grant_missing" in closed.getMessage()
 
 
 def test_describe_guards_puts_sub_scopes_in_the_description_and_keeps_clients_private() -> None:
