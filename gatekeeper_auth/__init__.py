@@ -12,6 +12,7 @@ from gatekeeper_auth.fastapi import (
     require_system,
     require_user,
 )
+from gatekeeper_auth.gatekeeper import Gatekeeper
 from gatekeeper_auth.identity import Identity, Kind, SecondaryId, Source
 from gatekeeper_auth.jwt import FeideJWT
 from gatekeeper_auth.middleware import GatekeeperMiddleware
@@ -28,6 +29,7 @@ __all__ = [
     "CODES",
     "ConfigurationError",
     "FeideJWT",
+    "Gatekeeper",
     "GatekeeperGuard",
     "GatekeeperMiddleware",
     "GatekeeperSettings",

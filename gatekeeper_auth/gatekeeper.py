@@ -202,7 +202,7 @@ class Gatekeeper:
         logger.warning(
             "gatekeeper_auth: gatekeeper credentials arrived from %r, outside allowed_networks; "
             "refused with 403. Behind a reverse proxy or load balancer this is the proxy's "
-            "address: see 'allowed_networks behind a proxy' in docs/deployment.md.",
+            "address: see 'Running uvicorn' in docs/deployment.md.",
             host,
         )
         raise Refusal(
