@@ -116,6 +116,7 @@ class GatekeeperMiddleware:
             self._error = error  # built by a framework while serving: fail the lifespan
             return
         self._anonymous = unrecognised_authorization == "anonymous"
+        self._stack_warned = False
         self._on_error = on_error
         gk = self._gatekeeper
         self._headers = gk.headers if gk is not None else GatekeeperHeaders(HEADER_PREFIX)
@@ -160,6 +161,8 @@ class GatekeeperMiddleware:
                 refusal.log(scope)
             await self._refuse(refusal, scope, receive, send)
             return
+        if SCOPE_KEY in scope:
+            self._stacked()
         scope["user"], scope["auth"], identity = caller
         scope[SCOPE_KEY] = identity
         state = scope.get("state")
@@ -168,6 +171,18 @@ class GatekeeperMiddleware:
         else:
             state["identity"] = identity
         await self.app(scope, receive, send)
+
+    def _stacked(self) -> None:
+        """Another GatekeeperMiddleware ran before this one: say so once, since the two may
+        disagree (an app factory that adds one from the environment, and a test that wraps
+        the app in a second), and this one's answer is the one that counts."""
+        if not self._stack_warned:
+            self._stack_warned = True
+            logger.warning(
+                "gatekeeper_auth: two GatekeeperMiddleware are stacked on this app; the inner "
+                "one decides. Add it once (in tests, configure the app factory's instead of "
+                "wrapping the app in another: see 'Testing an app factory' in docs/testing.md)."
+            )
 
     async def _from_jwt(self, scope: Scope, jwt: FeideJWT, token: bytes) -> Caller:
         try:

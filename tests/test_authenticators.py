@@ -252,3 +252,24 @@ def test_a_caller_remembered_from_an_allowed_address_is_refused_from_another(
     assert inside.get("/system", headers=gatekeeper.system()).status_code == 200
     refused = outside.get("/system", headers=gatekeeper.system())
     assert_refused(refused, "gatekeeper_network_not_allowed")
+
+
+def test_two_stacked_middlewares_are_named_once_in_the_log(
+    gatekeeper: FakeGatekeeper, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = build_app(password=TEST_PASSWORD)
+    app.add_middleware(GatekeeperMiddleware, password="another-password")
+    client = TestClient(app)
+    with caplog.at_level(logging.WARNING, logger="gatekeeper_auth"):
+        client.get("/optional")
+        client.get("/optional")
+    (line,) = [r.getMessage() for r in caplog.records if "stacked" in r.getMessage()]
+    assert "two GatekeeperMiddleware are stacked on this app; the inner one decides" in line
+
+
+def test_one_middleware_warns_of_no_stacking(caplog: pytest.LogCaptureFixture) -> None:
+    client = TestClient(build_app(password=TEST_PASSWORD))
+    with caplog.at_level(logging.WARNING, logger="gatekeeper_auth"):
+        client.get("/optional")
+        client.get("/optional")
+    assert "stacked" not in caplog.text

@@ -211,7 +211,7 @@ def test_the_testing_guide_example_passes() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
 
 
 def test_client_example_against_the_dev_gatekeeper() -> None:
