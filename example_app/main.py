@@ -133,7 +133,7 @@ def create_app(settings: GatekeeperSettings | None = None) -> FastAPI:
     gatekeeper, token_url = swagger_urls()
     # "Try it out" must go through the gatekeeper: the backend refuses a bare token.
     app.servers = [{"url": gatekeeper, "description": "the API gatekeeper"}]
-    describe_guards(app, token_url=token_url)
+    describe_guards(app, token_url=token_url, api="exampleapi")
     app.mount("/legacy", legacy.app)
     app.add_middleware(GatekeeperMiddleware, settings=settings)
     # CORS outermost: the gatekeeper forwards preflight OPTIONS without credentials, so the

@@ -105,6 +105,7 @@ def describe_guards(
     token_url: str = DATAPORTEN_TOKEN_URL,
     authorization_url: str | None = None,
     show_clients: bool = False,
+    api: str | None = None,
 ) -> None:
     """Describe the guarded routes in the app's OpenAPI document, for Swagger UI and clients.
 
@@ -115,28 +116,43 @@ def describe_guards(
       `token_url` (Dataporten's by default) and, given `authorization_url`, the
       authorization-code flow, so that Swagger UI's **Authorize** fetches a token itself.
       Point the app's `servers` at the gatekeeper so that "Try it out" goes through it.
+    - given `api` (the gatekeeper's id, `myapi` for `gk_myapi`), the scopes to ask for: the
+      basic scope `gk_<api>` and each sub-scope a guard names, per operation, so that Swagger
+      UI's Authorize dialog lists them instead of an empty list.
     """
-    guarded: set[tuple[str, str]] = set()
+    guarded: dict[tuple[str, str], list[str]] = {}
+    every_scope: dict[str, str] = {}
+    if api is not None:
+        every_scope[f"gk_{api}"] = f"the basic scope of the API {api}"
     for route in app.routes:
         if not isinstance(route, APIRoute):
             continue
-        rules = [
-            dep.call.rule.describe(show_clients=show_clients)
-            for dep in walk(route.dependant)
-            if isinstance(dep.call, GatekeeperGuard)
+        guards = [
+            dep.call.rule for dep in walk(route.dependant) if isinstance(dep.call, GatekeeperGuard)
         ]
-        if not rules:
+        if not guards:
             continue
-        guarded.update((route.path_format, method.lower()) for method in route.methods or ())
+        rules = [rule.describe(show_clients=show_clients) for rule in guards]
+        needed = []
+        if api is not None:
+            needed = [f"gk_{api}"]
+            for name in sorted({s for rule in guards for s in rule.scopes}):
+                every_scope[f"gk_{api}_{name}"] = f"the sub-scope {name}"
+                needed.append(f"gk_{api}_{name}")
+            for rule in guards:
+                for name in sorted(rule.allow_system_with_scopes or ()):
+                    every_scope.setdefault(f"gk_{api}_{name}", f"the sub-scope {name}")
+        for method in route.methods or ():
+            guarded[(route.path_format, method.lower())] = needed
         line = "**Dataporten Gatekeeper:** " + " and ".join(dict.fromkeys(rules))
         if line not in (route.description or ""):
             route.description = f"{route.description}\n\n{line}" if route.description else line
-    flows: dict[str, Any] = {"clientCredentials": {"tokenUrl": token_url, "scopes": {}}}
+    flows: dict[str, Any] = {"clientCredentials": {"tokenUrl": token_url, "scopes": every_scope}}
     if authorization_url is not None:
         flows["authorizationCode"] = {
             "authorizationUrl": authorization_url,
             "tokenUrl": token_url,
-            "scopes": {},
+            "scopes": every_scope,
         }
     build = app.openapi
 
@@ -153,8 +169,9 @@ def describe_guards(
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
                 security = operation.get("security")
-                alternative: dict[str, list[str]] = {OAUTH2_SCHEME_NAME: []}
-                if (path, method) in guarded and security and alternative not in security:
+                needed = guarded.get((path, method))
+                alternative = {OAUTH2_SCHEME_NAME: needed}
+                if needed is not None and security and alternative not in security:
                     security.append(alternative)  # either scheme will do
         return schema
 
