@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import SecretStr, ValidationError
 from starlette.types import Scope
@@ -29,6 +29,20 @@ Secrets = str | SecretStr | Sequence[str | SecretStr]
 Network = str | IPv4Network | IPv6Network
 
 _REMEMBERED_CALLERS = 4096
+
+
+class GatekeeperOptions(TypedDict, total=False):
+    """`Gatekeeper`'s keyword options, which `GatekeeperMiddleware` takes directly too."""
+
+    username: str
+    password: Secrets
+    previous_password: str | SecretStr
+    bearer_token: Secrets
+    previous_bearer_token: str | SecretStr
+    header_prefix: str
+    allowed_networks: Iterable[Network]
+    userid_grant: bool
+    allow_unverified: bool
 
 
 class Gatekeeper:

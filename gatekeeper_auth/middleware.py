@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Literal, Unpack, cast
 
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gatekeeper_auth._caller import ANONYMOUS, Caller
 from gatekeeper_auth._platform import HEADER_PREFIX, JWT_CHALLENGE
 from gatekeeper_auth.errors import ConfigurationError, Refusal
-from gatekeeper_auth.gatekeeper import Gatekeeper, Network, Secrets
+from gatekeeper_auth.gatekeeper import Gatekeeper, GatekeeperOptions
 from gatekeeper_auth.headers import GatekeeperHeaders
 from gatekeeper_auth.jwt import FeideJWT
 from gatekeeper_auth.rules import REFUSAL_KEY, SCOPE_KEY
@@ -74,33 +74,10 @@ class GatekeeperMiddleware:
         settings: GatekeeperSettings | None = None,
         unrecognised_authorization: Unrecognised = "refuse",
         on_error: OnError | None = None,
-        username: str | None = None,
-        password: Secrets | None = None,
-        previous_password: str | SecretStr | None = None,
-        bearer_token: Secrets | None = None,
-        previous_bearer_token: str | SecretStr | None = None,
-        header_prefix: str | None = None,
-        allowed_networks: Iterable[Network] | None = None,
-        userid_grant: bool | None = None,
-        allow_unverified: bool | None = None,
+        **options: Unpack[GatekeeperOptions],
     ) -> None:
         self.app = app
         self._error: ConfigurationError | None = None
-        options = {
-            name: value
-            for name, value in (
-                ("username", username),
-                ("password", password),
-                ("previous_password", previous_password),
-                ("bearer_token", bearer_token),
-                ("previous_bearer_token", previous_bearer_token),
-                ("header_prefix", header_prefix),
-                ("allowed_networks", allowed_networks),
-                ("userid_grant", userid_grant),
-                ("allow_unverified", allow_unverified),
-            )
-            if value is not None
-        }
         try:
             if unrecognised_authorization not in ("refuse", "anonymous"):
                 raise ConfigurationError(
@@ -224,12 +201,13 @@ class GatekeeperMiddleware:
 
 
 def _authenticators(
-    options: dict[str, Any],
+    options: GatekeeperOptions,
     gatekeeper: Gatekeeper | None,
     jwt: FeideJWT | None,
     settings: GatekeeperSettings | None,
 ) -> tuple[Gatekeeper | None, FeideJWT | None]:
     """Who recognises callers, from what the code gives; the environment only without it."""
+    options = cast(GatekeeperOptions, {k: v for k, v in options.items() if v is not None})
     if options and (settings is not None or gatekeeper is not None):
         given = "settings=" if settings is not None else "gatekeeper="
         raise ConfigurationError(
