@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterable
@@ -35,7 +37,13 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the packa
         "pip install 'gatekeeper-auth[client]'"
     ) from None
 
-from gatekeeper_auth._platform import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, TOKEN_URL, client_basic
+from gatekeeper_auth._platform import (
+    ACCESS_TOKEN_TYPE,
+    LONGTERM_LIFETIME,
+    TOKEN_EXCHANGE,
+    TOKEN_URL,
+    client_basic,
+)
 
 if TYPE_CHECKING:
     _HttpxAuth = object
@@ -48,6 +56,8 @@ else:
 DATAPORTEN_TOKEN_URL = TOKEN_URL
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_VISIBLE = re.compile(r"[\x21-\x7e]+")  # what a token may be: it goes into a header
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")  # what an error may be: it goes into messages and logs
 Request = Any  # an httpx2.Request or an httpx.Request: the flow builds its own of the same kind
 Response = Any
 
@@ -283,7 +293,7 @@ class TokenExchangeAuth(_CachedTokenAuth):
         if self.client_id is not None and self._secret is not None:
             basic = (self.client_id, self._secret)
         response = yield from self._post(request, self.token_url, form, basic)
-        if isinstance(subject, ClientCredentialsAuth) and _error_of(response) == "invalid_grant":
+        if isinstance(subject, ClientCredentialsAuth) and _error_of(response)[0] == "invalid_grant":
             # The subject token was revoked or forgotten (a restart of the issuer): fetch a new
             # one and try once more, rather than fail until the cached one goes stale.
             subject._forget(subject_token)
@@ -309,27 +319,15 @@ def checked_token_url(url: str) -> str:
     )
 
 
-def _error_of(response: Response) -> str | None:
-    try:
-        return str(response.json()["error"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
 def token_from(response: Response, *, jwt: bool = False) -> tuple[str, float]:
     """The token and its lifetime from an RFC 6749 / RFC 8693 token response, or `TokenError`.
 
     Without `expires_in`, a JWT's own `exp` gives the lifetime (read, not verified: the data
-    source verifies it); anything else is used once and not cached.
+    source verifies it); anything else is used once and not cached. Nothing of the token is
+    ever quoted.
     """
     if response.status_code != 200:
-        try:
-            body = response.json()
-            error = str(body["error"])
-            description = str(body.get("error_description", ""))
-        except (ValueError, KeyError, TypeError):
-            error, description = "http_error", f"HTTP {response.status_code}"
-        raise TokenError(error, description, response.status_code)
+        raise TokenError(*_error_of(response), response.status_code)
     try:
         body = response.json()
         token = body["access_token"]
@@ -337,19 +335,48 @@ def token_from(response: Response, *, jwt: bool = False) -> tuple[str, float]:
         raise TokenError("invalid_response", "the answer is not a token response", 200) from None
     if not isinstance(token, str) or not token or str(body.get("token_type")).lower() != "bearer":
         raise TokenError("invalid_response", "the answer holds no bearer token", 200)
+    if not _VISIBLE.fullmatch(token):  # a CR or LF would split the header it goes into
+        raise TokenError("invalid_response", "the access token is not visible ASCII", 200)
+    if "expires_in" not in body:
+        return token, _jwt_lifetime(token) if jwt else 0.0
     try:
-        lifetime = float(body["expires_in"]) if "expires_in" in body else None
-    except (ValueError, TypeError):
-        raise TokenError("invalid_response", "expires_in is not a number", 200) from None
-    if lifetime is None:
-        lifetime = _jwt_lifetime(token) if jwt else 0.0
-    return token, lifetime
+        return token, _lifetime(body["expires_in"])
+    except (ValueError, TypeError, OverflowError):
+        raise TokenError(
+            "invalid_response", "expires_in is not a finite number of seconds, 0 or more", 200
+        ) from None
+
+
+def _lifetime(expires_in: Any) -> float:
+    """Seconds to cache a token for: finite, 0 or more, and at most the platform's longest
+    token life (an absurd `expires_in` would keep a token cached long past its revocation)."""
+    if isinstance(expires_in, bool):
+        raise TypeError("expires_in is a bool")
+    seconds = float(expires_in)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("expires_in is not finite and 0 or more")
+    return min(seconds, LONGTERM_LIFETIME)
+
+
+def _error_of(response: Response) -> tuple[str, str]:
+    """`error` and `error_description` of an error answer, if printable ASCII (they go into
+    messages and logs, where a CR or LF would forge a line); else the status alone."""
+    try:
+        body = response.json()
+        error, description = body["error"], body.get("error_description", "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        error = description = None
+    if not isinstance(error, str) or not error or not _PRINTABLE.fullmatch(error):
+        return "http_error", f"HTTP {response.status_code}"
+    if not isinstance(description, str) or not _PRINTABLE.fullmatch(description):
+        description = ""
+    return error, description
 
 
 def _jwt_lifetime(token: str) -> float:
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return max(0.0, float(claims["exp"]) - time.time())
-    except (IndexError, ValueError, KeyError, TypeError):
+        return _lifetime(float(claims["exp"]) - time.time())
+    except (IndexError, ValueError, KeyError, TypeError, OverflowError):
         return 0.0

@@ -1,0 +1,278 @@
+"""The token clients against hostile or failing token endpoints, over real HTTP on 127.0.0.1.
+
+One uvicorn serves a token endpoint (whose answers each test sets) and an API that records the
+`Authorization` it gets.
+"""
+
+import asyncio
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gatekeeper_auth import client
+from gatekeeper_auth._platform import LONGTERM_LIFETIME
+from gatekeeper_auth.client import ClientCredentialsAuth, TokenError, TokenExchangeAuth
+from tests.servers import free_port, serve
+
+CLIENT_ID = "5b1f3a2e-9c1d-4f0a-8e7b-2d6c4a9f0e13"
+SECRET = "client-secret-S3CR3T"
+SUBJECT = "subject-token-SUBJ3CT"
+AUDIENCE = "https://n.feide.no/datasources/8a5a4b1e-0d5c-4e58-9d0a-0c1d2e3f4a5b"
+PIECE = "PIECE0F1T"  # in every hostile token: no message may contain it
+
+
+def token_answer(access: str = "t-1") -> Response:
+    return JSONResponse({"access_token": access, "token_type": "Bearer", "expires_in": 300})
+
+
+def raw_json(text: str, status: int = 200) -> Response:
+    """JSON as sent, NaN and Infinity included (JSONResponse refuses them)."""
+    return Response(text, status, media_type="application/json")
+
+
+class Endpoint:
+    """A token endpoint and an API; `answer` makes each token answer from the posted form."""
+
+    def __init__(self, url: str) -> None:
+        self.token_url = f"{url}/oauth/token"
+        self.api_url = f"{url}/api"
+        self.reset()
+
+    def reset(self) -> None:
+        self.answer: Callable[[dict[str, str]], Response] = lambda form: token_answer()
+        self.forms: list[dict[str, str]] = []
+        self.api_calls: list[str | None] = []
+        self.hold: threading.Event | None = None  # if set, the first token answer waits for it
+        self.arrived = threading.Event()  # a token request came in
+
+    async def token(self, request: Request) -> Response:
+        self.forms.append(dict(parse_qsl((await request.body()).decode())))
+        self.arrived.set()
+        if self.hold is not None and len(self.forms) == 1:
+            await asyncio.to_thread(self.hold.wait, 30)
+        return self.answer(self.forms[-1])
+
+    async def api(self, request: Request) -> JSONResponse:
+        self.api_calls.append(request.headers.get("authorization"))
+        return JSONResponse({"ok": True})
+
+    @property
+    def grants(self) -> list[str]:
+        return [form.get("grant_type", "") for form in self.forms]
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Endpoint]:
+    port = free_port()
+    endpoint = Endpoint(f"http://127.0.0.1:{port}")
+    routes = [Route("/oauth/token", endpoint.token, methods=["POST"]), Route("/api", endpoint.api)]
+    with serve(Starlette(routes=routes), port=port):
+        yield endpoint
+
+
+@pytest.fixture
+def endpoint(served: Endpoint) -> Iterator[Endpoint]:
+    served.reset()
+    yield served
+    if served.hold is not None:
+        served.hold.set()
+
+
+def credentials(endpoint: Endpoint, **options: Any) -> ClientCredentialsAuth:
+    return ClientCredentialsAuth(CLIENT_ID, SECRET, token_url=endpoint.token_url, **options)
+
+
+def exchange(endpoint: Endpoint, **options: Any) -> TokenExchangeAuth:
+    """A user's token exchanged: the subject token travels in the form."""
+    return TokenExchangeAuth(
+        SUBJECT,
+        audience=AUDIENCE,
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        token_url=endpoint.token_url,
+        **options,
+    )
+
+
+def system_exchange(endpoint: Endpoint) -> TokenExchangeAuth:
+    return TokenExchangeAuth(credentials(endpoint), audience=AUDIENCE)
+
+
+AUTHS = {"client credentials": credentials, "token exchange": exchange}
+CLIENTS = {
+    "httpx": (httpx.Client, httpx.AsyncClient),
+    "httpx2": (httpx2.Client, httpx2.AsyncClient),
+}
+
+
+def get(library: str, mode: str, auth: Any, url: str, **options: Any) -> Any:
+    """GET `url` with a client of `library`, sync or async."""
+    sync_client, async_client = CLIENTS[library]
+    if mode == "sync":
+        with sync_client(auth=auth, timeout=10, **options) as http:
+            return http.get(url)
+
+    async def run() -> Any:
+        async with async_client(auth=auth, timeout=10, **options) as http:
+            return await http.get(url)
+
+    return asyncio.run(run())
+
+
+def formatted(error: BaseException) -> str:
+    """All an exception can show: its type, message, chain and traceback."""
+    return "".join(traceback.format_exception(error))
+
+
+# What the endpoint answers ends up in headers and messages: only what is safe there.
+
+HOSTILE_TOKENS = {
+    "CR LF": f"tok-{PIECE}\r\nX-Injected: 1",
+    "LF": f"tok-{PIECE}\nX-Injected: 1",
+    "NUL": f"tok-{PIECE}\x00",
+    "space": f"tok {PIECE}",
+    "tab": f"tok\t{PIECE}",
+    "DEL": f"tok-{PIECE}\x7f",
+    "non-ASCII": f"tok-{PIECE}-\u00e9",
+    "line separator": f"tok-{PIECE}\u2028",
+}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("library", ["httpx", "httpx2"])
+@pytest.mark.parametrize("token", list(HOSTILE_TOKENS.values()), ids=list(HOSTILE_TOKENS))
+def test_a_token_that_is_not_visible_ascii_is_refused_without_a_piece_of_it(
+    endpoint: Endpoint, token: str, library: str, mode: str
+) -> None:
+    endpoint.answer = lambda form: token_answer(token)
+    with pytest.raises(TokenError) as raised:
+        get(library, mode, credentials(endpoint), endpoint.api_url)
+    error = raised.value
+    assert (error.error, error.description, error.status_code) == (
+        "invalid_response",
+        "the access token is not visible ASCII",
+        200,
+    )
+    assert PIECE not in formatted(error)
+    assert endpoint.api_calls == []
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "description"),
+    [
+        (
+            {"error": "invalid_grant", "error_description": "unknown subject"},
+            "invalid_grant",
+            "unknown subject",
+        ),
+        ({"error": f"invalid_grant\r\nX-{PIECE}: 1"}, "http_error", "HTTP 400"),
+        ({"error": "invalid_grant", "error_description": f"bad\x00{PIECE}"}, "invalid_grant", ""),
+        ({"error": "invalid_grant", "error_description": f"{PIECE}\u2028x"}, "invalid_grant", ""),
+        ({"error": {"code": PIECE}}, "http_error", "HTTP 400"),
+        ({"error": ["invalid_grant"]}, "http_error", "HTTP 400"),
+        ([PIECE], "http_error", "HTTP 400"),
+    ],
+    ids=[
+        "printable",
+        "CR LF in error",
+        "NUL in description",
+        "U+2028 in description",
+        "error an object",
+        "error a list",
+        "a list",
+    ],
+)
+def test_an_error_answer_is_quoted_only_when_printable(
+    endpoint: Endpoint, body: Any, error: str, description: str
+) -> None:
+    endpoint.answer = lambda form: JSONResponse(body, 400)
+    with pytest.raises(TokenError) as raised:
+        get("httpx2", "sync", exchange(endpoint), endpoint.api_url)
+    assert (raised.value.error, raised.value.description, raised.value.status_code) == (
+        error,
+        description,
+        400,
+    )
+    assert PIECE not in formatted(raised.value)
+
+
+# expires_in: a finite number of seconds, 0 or more, at most the platform's longest token life.
+
+
+@pytest.mark.parametrize(
+    "expires_in",
+    [
+        "Infinity",
+        "-Infinity",
+        "NaN",
+        "1e400",
+        "1" + "0" * 400,
+        '"inf"',
+        '"nan"',
+        '"1e400"',
+        "-1",
+        "-0.5",
+        "true",
+        "false",
+        "null",
+        '"soon"',
+        "[]",
+        "{}",
+    ],
+)
+def test_expires_in_that_is_not_a_finite_number_of_seconds_is_refused(
+    endpoint: Endpoint, expires_in: str
+) -> None:
+    endpoint.answer = lambda form: raw_json(
+        f'{{"access_token": "t-1", "token_type": "Bearer", "expires_in": {expires_in}}}'
+    )
+    with pytest.raises(TokenError) as raised:
+        get("httpx2", "sync", credentials(endpoint), endpoint.api_url)
+    assert (raised.value.error, raised.value.description, raised.value.status_code) == (
+        "invalid_response",
+        "expires_in is not a finite number of seconds, 0 or more",
+        200,
+    )
+    assert endpoint.api_calls == []
+
+
+class Clock:
+    """The client's view of time, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("expires_in", ["1e308", "1" + "0" * 30, str(LONGTERM_LIFETIME + 3600)])
+def test_an_absurd_expires_in_caches_the_token_no_longer_than_the_longest_token_life(
+    endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch, expires_in: str
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(client, "time", SimpleNamespace(monotonic=clock.monotonic, time=time.time))
+    endpoint.answer = lambda form: raw_json(
+        f'{{"access_token": "t-{len(endpoint.forms)}", "token_type": "Bearer", '
+        f'"expires_in": {expires_in}}}'
+    )
+    auth = credentials(endpoint, refresh_margin=60)
+    with httpx2.Client(auth=auth) as http:
+        http.get(endpoint.api_url)
+        clock.now += LONGTERM_LIFETIME - 61  # still fresh
+        http.get(endpoint.api_url)
+        clock.now += 2  # within the refresh margin of 680 days
+        http.get(endpoint.api_url)
+    assert endpoint.api_calls == ["Bearer t-1", "Bearer t-1", "Bearer t-2"]
