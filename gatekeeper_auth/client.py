@@ -12,8 +12,8 @@ async with httpx2.AsyncClient(auth=jwt_auth) as http:      # a data source takin
 
 Both are `httpx2.Auth` and `httpx.Auth` at once (one flow serves both libraries and both sync
 and async clients). A token is cached until shortly before it expires, fetched once for any
-number of concurrent requests, and fetched again once if the API answers 401. Secrets and
-tokens never appear in reprs or logs.
+number of concurrent requests, and fetched again once if the API answers 401. Token requests
+never follow redirects. Secrets and tokens never appear in reprs, logs or error messages.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -47,11 +47,18 @@ from gatekeeper_auth._platform import (
 
 if TYPE_CHECKING:
     _HttpxAuth = object
+    _HttpxStream = object
 else:
     try:  # httpx is optional: with it installed, the same objects serve httpx clients too
-        from httpx import Auth as _HttpxAuth
+        import httpx
     except ImportError:
-        _HttpxAuth = object
+        _HttpxAuth = _HttpxStream = object
+    else:
+        _HttpxAuth = httpx.Auth
+
+        class _HttpxStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+            """httpx's request bodies, so that `_SentOnce` is one for httpx clients too."""
+
 
 DATAPORTEN_TOKEN_URL = TOKEN_URL
 
@@ -70,6 +77,39 @@ class TokenError(Exception):
         self.error = error
         self.description = description
         self.status_code = status_code
+
+
+def _redirect_refused(status: str | int) -> TokenError:
+    return TokenError(
+        "redirect_refused",
+        f"the token endpoint answered HTTP {status}: token requests never follow redirects",
+        status if isinstance(status, int) else None,
+    )
+
+
+class _SentOnce(httpx2.SyncByteStream, httpx2.AsyncByteStream, _HttpxStream):
+    """A token request's body, which goes out once.
+
+    A client with `follow_redirects=True` follows redirects for the requests of an auth flow
+    too, and sends the body again to the Location of a 307 or 308: it drops the Basic header
+    when the origin changes, but the body holds an exchange's subject token. Asked for it a
+    second time, this raises `TokenError` instead, before a byte of it goes.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self._body: bytes | None = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._take()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._take()
+
+    def _take(self) -> bytes:
+        body, self._body = self._body, None
+        if body is None:
+            raise _redirect_refused("307 or 308")
+        return body
 
 
 class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
@@ -164,17 +204,20 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
     ) -> Generator[Request, Response, Response]:
         """POST `form` to a token endpoint, retrying a 5xx up to `attempts` times in all.
 
-        The request is of the same library as `request`, with the same timeouts; the caller
-        reads each response's body before sending it in (sync or async).
+        The request is of the same library as `request`, with the same timeouts; the drivers
+        read each response's body before sending it in. It never follows a redirect: its body
+        goes out once (`_SentOnce`), and a 3xx, or an answer from wherever the client followed
+        one to, is a `TokenError`.
         """
-        headers = {}
-        if basic is not None:
-            headers["Authorization"] = client_basic(*basic)
+        headers = {} if basic is None else {"Authorization": client_basic(*basic)}
         for attempt in range(1, self.attempts + 1):
-            token_request = type(request)(
-                "POST", url, data=form, headers=headers, extensions=dict(request.extensions)
-            )
+            token_request = _post_once(type(request), url, form, headers, request.extensions)
             response = yield token_request
+            if response.request is not token_request:  # the client followed a redirect
+                hops = (r.status_code for r in response.history if r.request is token_request)
+                raise _redirect_refused(next(hops, "3xx"))
+            if 300 <= response.status_code < 400:
+                raise _redirect_refused(response.status_code)
             if response.status_code < 500 or attempt == self.attempts:
                 return response
         raise AssertionError("unreachable")
@@ -192,6 +235,24 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
     def _authorize(self, request: Request, token: str) -> Request:
         request.headers["Authorization"] = f"Bearer {token}"
         return request
+
+
+def _post_once(
+    kind: type,
+    url: str,
+    form: dict[str, str],
+    headers: dict[str, str],
+    extensions: Mapping[str, Any],
+) -> Request:
+    """A POST of `form` whose body goes out once (see `_SentOnce`)."""
+    encoded = kind("POST", url, data=form, headers=headers)  # the library sets Host, length, type
+    return kind(
+        "POST",
+        url,
+        headers=encoded.headers,
+        stream=_SentOnce(encoded.content),
+        extensions=dict(extensions),
+    )
 
 
 class ClientCredentialsAuth(_CachedTokenAuth):

@@ -1,10 +1,11 @@
 """The token clients against hostile or failing token endpoints, over real HTTP on 127.0.0.1.
 
 One uvicorn serves a token endpoint (whose answers each test sets) and an API that records the
-`Authorization` it gets.
+`Authorization` it gets; a raw socket server stands for wherever a redirect points.
 """
 
 import asyncio
+import socket
 import threading
 import time
 import traceback
@@ -22,9 +23,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gatekeeper_auth import client
-from gatekeeper_auth._platform import LONGTERM_LIFETIME
+from gatekeeper_auth._platform import CLIENT_CREDENTIALS, LONGTERM_LIFETIME, TOKEN_EXCHANGE
 from gatekeeper_auth.client import ClientCredentialsAuth, TokenError, TokenExchangeAuth
-from tests.servers import free_port, serve
+from tests.servers import free_port, read_head, serve
 
 CLIENT_ID = "5b1f3a2e-9c1d-4f0a-8e7b-2d6c4a9f0e13"
 SECRET = "client-secret-S3CR3T"
@@ -134,6 +135,132 @@ def get(library: str, mode: str, auth: Any, url: str, **options: Any) -> Any:
 def formatted(error: BaseException) -> str:
     """All an exception can show: its type, message, chain and traceback."""
     return "".join(traceback.format_exception(error))
+
+
+# Redirects: the form (client secret, subject token) never reaches the Location.
+
+
+class Elsewhere:
+    """Where a redirect points: a raw server on 127.0.0.1 that records every byte it gets, and
+    answers a complete request with a token (which must never be used)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.received: list[bytes] = []
+        self.settled = threading.Event()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                data = read_head(conn)
+                if data == b"settle":
+                    self.settled.set()
+                    continue
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.lower().split(b"\r\n")
+                        if line.startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                try:
+                    while len(body) < length:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        body += chunk
+                except OSError:
+                    pass
+                self.received.append(data[: len(head) + 4] + body)
+                if len(body) == length:
+                    answer = b'{"access_token":"evil","token_type":"Bearer","expires_in":300}'
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                        b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(answer), answer)
+                    )
+
+    def settle(self) -> list[bytes]:
+        """What it received, once every connection made before this call has been read."""
+        self.settled.clear()
+        with socket.create_connection(self.listener.getsockname()) as sentinel:
+            sentinel.sendall(b"settle")
+        assert self.settled.wait(10)
+        return self.received
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture(scope="module")
+def elsewhere() -> Iterator[Elsewhere]:
+    server = Elsewhere()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("library", ["httpx", "httpx2"])
+@pytest.mark.parametrize("kind", list(AUTHS))
+def test_a_token_request_never_follows_a_redirect_even_when_the_client_does(
+    endpoint: Endpoint, elsewhere: Elsewhere, kind: str, library: str, mode: str, status: int
+) -> None:
+    endpoint.answer = lambda form: Response(
+        status_code=status, headers={"location": f"{elsewhere.url}/oauth/token"}
+    )
+    elsewhere.received.clear()
+    auth = AUTHS[kind](endpoint)
+    with pytest.raises(TokenError) as raised:
+        get(library, mode, auth, endpoint.api_url, follow_redirects=True)
+    error = raised.value
+    # A 301, 302 or 303 turns into a GET without a body, whose answer the flow sees: it names the
+    # status. A 307 or 308 would re-send the body: it is refused before a byte of it goes.
+    named = status if status < 307 else None
+    what = status if status < 307 else "307 or 308"
+    assert (error.error, error.description, error.status_code) == (
+        "redirect_refused",
+        f"the token endpoint answered HTTP {what}: token requests never follow redirects",
+        named,
+    )
+    received = b"".join(elsewhere.settle())
+    for secret in (SECRET, SUBJECT, "subject_token", "grant_type", "authorization"):
+        assert secret.lower().encode() not in received.lower()
+    # What reaches the Location is one request head, without credentials and without a body.
+    assert len(elsewhere.received) == 1
+    assert elsewhere.received[0].endswith(b"\r\n\r\n")
+    assert endpoint.grants == [
+        CLIENT_CREDENTIALS if kind == "client credentials" else TOKEN_EXCHANGE
+    ]
+    assert endpoint.api_calls == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308, 300, 304])
+@pytest.mark.parametrize("kind", list(AUTHS))
+def test_a_redirect_from_the_token_endpoint_is_a_token_error_naming_its_status(
+    endpoint: Endpoint, kind: str, status: int
+) -> None:
+    endpoint.answer = lambda form: Response(
+        status_code=status, headers={"location": "http://127.0.0.1:9/oauth/token"}
+    )
+    with pytest.raises(TokenError) as raised:
+        get("httpx2", "sync", AUTHS[kind](endpoint), endpoint.api_url)
+    error = raised.value
+    assert (error.error, error.description, error.status_code) == (
+        "redirect_refused",
+        f"the token endpoint answered HTTP {status}: token requests never follow redirects",
+        status,
+    )
+    assert len(endpoint.forms) == 1  # not retried
+    assert endpoint.api_calls == []
 
 
 # What the endpoint answers ends up in headers and messages: only what is safe there.
