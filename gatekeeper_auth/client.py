@@ -12,14 +12,16 @@ async with httpx2.AsyncClient(auth=jwt_auth) as http:      # a data source takin
 
 Both are `httpx2.Auth` and `httpx.Auth` at once (one flow serves both libraries and both sync
 and async clients). A token is cached until shortly before it expires, fetched once for any
-number of concurrent requests, and fetched again once if the API answers 401. Token requests
-never follow redirects. Secrets and tokens never appear in reprs, logs or error messages.
+number of concurrent requests (which share its outcome, token or error), and fetched again once
+if the API answers 401. Token requests never follow redirects. Secrets and tokens never appear
+in reprs, logs or error messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import re
@@ -39,6 +41,7 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the packa
 
 from gatekeeper_auth._platform import (
     ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS,
     LONGTERM_LIFETIME,
     TOKEN_EXCHANGE,
     TOKEN_URL,
@@ -112,11 +115,70 @@ class _SentOnce(httpx2.SyncByteStream, httpx2.AsyncByteStream, _HttpxStream):
         return body
 
 
-class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
-    """The shared flow: a cached bearer token, one fetch at a time, one retry after a 401.
+class _Refresh:
+    """One token fetch in flight, and its outcome for every request that waited for it.
 
-    Subclasses say how to fetch (`_fetch`, a generator of token-endpoint requests that returns
-    the token and its lifetime in seconds).
+    Requests that find no fresh token while a fetch runs wait for it, in threads or in event
+    loops, and share what it gives: the token, or the `TokenError`. A failing endpoint thus sees
+    `attempts` POSTs per refresh, not per waiter; the next request after it starts a new one.
+    A fetch that ends with neither (cancelled, or a network error, which httpx raises outside
+    the flow) leaves its waiters to try again, one refresh at a time.
+    """
+
+    def __init__(self) -> None:
+        self.outcome: str | TokenError | None = None
+        self._thread = threading.get_ident()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def finish(self, outcome: str | TokenError | None) -> None:
+        with self._lock:
+            self.outcome = outcome
+            self._done.set()
+            loops, self._loops = self._loops, []
+        for loop, woken in loops:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits there
+                loop.call_soon_threadsafe(_wake, woken)
+
+    def wait(self) -> bool:
+        """Block until it finishes; False at once in the thread that started it, where it runs
+        as a task of this thread's event loop, which cannot go on while this thread blocks."""
+        if self._thread == threading.get_ident() and not self._done.is_set():
+            return False
+        self._done.wait()
+        return True
+
+    async def wait_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+        with self._lock:
+            if self._done.is_set():
+                return
+            self._loops.append((loop, woken))
+        await woken
+
+    def token(self) -> str | None:
+        """The token it fetched, or None if it ended without one; its `TokenError` is raised
+        anew in each waiter (one exception object is not raised in many threads)."""
+        outcome = self.outcome
+        if isinstance(outcome, TokenError):
+            raise TokenError(outcome.error, outcome.description, outcome.status_code)
+        return outcome
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():  # a waiter that was cancelled no longer waits
+        woken.set_result(None)
+
+
+class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
+    """The shared flow: a cached bearer token, one refresh at a time, one retry after a 401.
+
+    `_flow` is the one flow for sync and async clients. Besides requests it yields a `_Refresh`
+    to wait for, which the two drivers below (httpx's pair, `sync_auth_flow` and
+    `async_auth_flow`) wait for each in its own way. Subclasses say how to fetch (`_fetch`, a
+    generator of token-endpoint requests that returns the token and its lifetime in seconds).
     """
 
     refresh_margin: float
@@ -126,77 +188,98 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
             raise ValueError("attempts must be at least 1")
         self.refresh_margin = refresh_margin
         self.attempts = attempts
-        self._token: str | None = None
-        self._stale_at = 0.0
         #: How many tokens this instance has fetched: for tests and metrics.
         self.fetches = 0
-        self._thread_lock = threading.Lock()
-        # An asyncio.Lock belongs to one event loop: a client used from another loop gets its own.
-        self._async_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        # Guards the token, its staleness and the refresh in flight; never held across a yield.
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._stale_at = 0.0
+        self._refresh: _Refresh | None = None
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        """Both libraries call the two flows below; this one (their common base) is the sync."""
+        """Both libraries call the two drivers below; this one (their common base) is the sync."""
         return self.sync_auth_flow(request)
 
     def sync_auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        for last_try in (False, True):
-            token = self._fresh_token()
-            if token is None:
-                with self._thread_lock:  # one fetch; the other threads wait, then reuse it
-                    token = self._fresh_token() or (yield from self._drive_sync(request))
-            response = yield self._authorize(request, token)
-            if response.status_code != 401 or last_try:
-                return
-            self._forget(token)
+        flow = self._flow(request)
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, _Refresh):
+                    sent = step.wait()
+                else:
+                    sent = yield step
+                    if step is not request:
+                        sent.read()  # a token response: the flow reads its JSON
+                step = flow.send(sent)
+        except StopIteration:
+            return
+        finally:
+            flow.close()
 
     async def async_auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
+        flow = self._flow(request)
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, _Refresh):
+                    await step.wait_async()
+                    sent = True
+                else:
+                    sent = yield step
+                    if step is not request:
+                        await sent.aread()
+                step = flow.send(sent)
+        except StopIteration:
+            return
+        finally:
+            flow.close()
+
+    def _flow(self, request: Request) -> Generator[Request | _Refresh, Any, None]:
         for last_try in (False, True):
-            token = self._fresh_token()
-            if token is None:
-                async with self._lock():  # one fetch; the other tasks wait, then reuse it
-                    token = self._fresh_token()
-                    if token is None:
-                        # An async generator cannot `yield from`: drive `_fetch_and_store` by hand.
-                        fetch = self._fetch_and_store(request)
-                        outgoing = next(fetch)
-                        while token is None:
-                            incoming = yield outgoing
-                            await incoming.aread()
-                            try:
-                                outgoing = fetch.send(incoming)
-                            except StopIteration as done:
-                                token = done.value
-            response = yield self._authorize(request, token)
+            token = yield from self._token_for(request)
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
             if response.status_code != 401 or last_try:
                 return
             self._forget(token)
 
-    def _lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if self._async_lock is None or self._async_lock[0] is not loop:
-            self._async_lock = (loop, asyncio.Lock())
-        return self._async_lock[1]
-
-    def _drive_sync(self, request: Request) -> Generator[Request, Response, str]:
-        fetch = self._fetch_and_store(request)
-        outgoing = next(fetch)
+    def _token_for(self, request: Request) -> Generator[Request | _Refresh, Any, str]:
+        """The cached token if fresh, else what the refresh in flight gives, joined or started."""
         while True:
-            incoming = yield outgoing
-            incoming.read()
-            try:
-                outgoing = fetch.send(incoming)
-            except StopIteration as done:
-                token: str = done.value
+            with self._lock:
+                if self._token is not None and time.monotonic() < self._stale_at:
+                    return self._token
+                refresh = self._refresh
+                if refresh is None:
+                    refresh = self._refresh = _Refresh()
+                    break
+            if not (yield refresh):  # it cannot be waited for here (see `_Refresh.wait`)
+                return (yield from self._fetch_and_store(request))
+            token = refresh.token()
+            if token is not None:
                 return token
+        outcome: str | TokenError | None = None
+        try:
+            outcome = yield from self._fetch_and_store(request)
+            return outcome
+        except TokenError as error:
+            outcome = error
+            raise
+        finally:
+            with self._lock:
+                self._refresh = None
+            refresh.finish(outcome)
 
-    def _fetch_and_store(self, request: Request) -> Generator[Request, Response, str]:
+    def _fetch_and_store(self, request: Request) -> Generator[Request | _Refresh, Any, str]:
         token, lifetime = yield from self._fetch(request)
-        self._token = token
-        self._stale_at = time.monotonic() + max(0.0, lifetime - self.refresh_margin)
-        self.fetches += 1
+        with self._lock:
+            self._token = token
+            self._stale_at = time.monotonic() + max(0.0, lifetime - self.refresh_margin)
+            self.fetches += 1
         return token
 
-    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
+    def _fetch(self, request: Request) -> Generator[Request | _Refresh, Any, tuple[str, float]]:
         raise NotImplementedError
 
     def _post(
@@ -222,19 +305,11 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
                 return response
         raise AssertionError("unreachable")
 
-    def _fresh_token(self) -> str | None:
-        if self._token is not None and time.monotonic() < self._stale_at:
-            return self._token
-        return None
-
     def _forget(self, token: str) -> None:
         """The API refused `token`: drop it, unless another request already replaced it."""
-        if self._token == token:
-            self._token = None
-
-    def _authorize(self, request: Request, token: str) -> Request:
-        request.headers["Authorization"] = f"Bearer {token}"
-        return request
+        with self._lock:
+            if self._token == token:
+                self._token = None
 
 
 def _post_once(
@@ -283,8 +358,8 @@ class ClientCredentialsAuth(_CachedTokenAuth):
     def __repr__(self) -> str:
         return f"ClientCredentialsAuth(client_id={self.client_id!r}, token_url={self.token_url!r})"
 
-    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
-        form = {"grant_type": "client_credentials"}
+    def _fetch(self, request: Request) -> Generator[Request | _Refresh, Any, tuple[str, float]]:
+        form = {"grant_type": CLIENT_CREDENTIALS}
         if self.scopes is not None:
             form["scope"] = self.scopes
         basic = (self.client_id, self._secret)
@@ -336,10 +411,10 @@ class TokenExchangeAuth(_CachedTokenAuth):
             f"token_url={self.token_url!r})"
         )
 
-    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
+    def _fetch(self, request: Request) -> Generator[Request | _Refresh, Any, tuple[str, float]]:
         subject = self.subject
         if isinstance(subject, ClientCredentialsAuth):
-            subject_token = subject._fresh_token() or (yield from subject._fetch_and_store(request))
+            subject_token = yield from subject._token_for(request)
         else:
             subject_token = subject
         form = {
@@ -358,7 +433,7 @@ class TokenExchangeAuth(_CachedTokenAuth):
             # The subject token was revoked or forgotten (a restart of the issuer): fetch a new
             # one and try once more, rather than fail until the cached one goes stale.
             subject._forget(subject_token)
-            form["subject_token"] = yield from subject._fetch_and_store(request)
+            form["subject_token"] = yield from subject._token_for(request)
             response = yield from self._post(request, self.token_url, form, basic)
         return token_from(response, jwt=True)
 

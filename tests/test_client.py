@@ -6,10 +6,12 @@ One uvicorn serves a token endpoint (whose answers each test sets) and an API th
 
 import asyncio
 import socket
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -403,3 +405,129 @@ def test_an_absurd_expires_in_caches_the_token_no_longer_than_the_longest_token_
         clock.now += 2  # within the refresh margin of 680 days
         http.get(endpoint.api_url)
     assert endpoint.api_calls == ["Bearer t-1", "Bearer t-1", "Bearer t-2"]
+
+
+# A herd on a failing endpoint: the waiters share the failure as they share a token.
+
+
+def failing(form: dict[str, str]) -> Response:
+    return JSONResponse({"detail": "down"}, 500)
+
+
+def gather(library: str, auth: Any, url: str, n: int) -> list[Any]:
+    async def run() -> list[Any]:
+        async with CLIENTS[library][1](auth=auth, timeout=10) as http:
+            return await asyncio.gather(*(http.get(url) for _ in range(n)), return_exceptions=True)
+
+    return asyncio.run(run())
+
+
+def assert_all_failed_with_500(outcomes: list[Any]) -> None:
+    assert all(isinstance(outcome, TokenError) for outcome in outcomes), outcomes
+    assert {(e.error, e.description, e.status_code) for e in outcomes} == {
+        ("http_error", "HTTP 500", 500)
+    }
+
+
+@pytest.mark.parametrize("library", ["httpx", "httpx2"])
+def test_50_concurrent_requests_on_a_failing_endpoint_cost_one_refresh(
+    endpoint: Endpoint, library: str
+) -> None:
+    endpoint.answer = failing
+    auth = credentials(endpoint)
+    assert_all_failed_with_500(gather(library, auth, endpoint.api_url, 50))
+    assert len(endpoint.forms) == 3  # attempts=3, for all 50
+    assert_all_failed_with_500(gather(library, auth, endpoint.api_url, 1))
+    assert len(endpoint.forms) == 6  # the next request after the failure starts a new refresh
+    assert endpoint.api_calls == []
+
+
+@pytest.mark.parametrize("failing_grant", [TOKEN_EXCHANGE, CLIENT_CREDENTIALS])
+def test_50_concurrent_exchanges_on_a_failing_endpoint_cost_one_refresh(
+    endpoint: Endpoint, failing_grant: str
+) -> None:
+    endpoint.answer = lambda form: (
+        failing(form) if form["grant_type"] == failing_grant else token_answer()
+    )
+    outcomes = gather("httpx2", system_exchange(endpoint), endpoint.api_url, 50)
+    assert_all_failed_with_500(outcomes)
+    if failing_grant == TOKEN_EXCHANGE:
+        assert endpoint.grants == [CLIENT_CREDENTIALS] + [TOKEN_EXCHANGE] * 3
+    else:
+        assert endpoint.grants == [CLIENT_CREDENTIALS] * 3
+
+
+def waiting_threads() -> int:
+    """How many threads are blocked waiting for another thread's token fetch."""
+    wait = client._Refresh.wait.__code__
+    count = 0
+    for frame in sys._current_frames().values():
+        stack = frame
+        while stack is not None and stack.f_code is not wait:
+            stack = stack.f_back
+        count += stack is not None
+    return count
+
+
+@pytest.mark.parametrize("library", ["httpx", "httpx2"])
+@pytest.mark.parametrize("kind", ["client credentials", "system exchange"])
+def test_50_threads_on_a_failing_endpoint_cost_one_refresh(
+    endpoint: Endpoint, library: str, kind: str
+) -> None:
+    endpoint.answer = failing
+    endpoint.hold = threading.Event()  # the first POST waits until every other thread waits
+    auth = credentials(endpoint) if kind == "client credentials" else system_exchange(endpoint)
+
+    def call(http: Any) -> Any:
+        try:
+            return http.get(endpoint.api_url)
+        except TokenError as error:
+            return error
+
+    with CLIENTS[library][0](auth=auth, timeout=30) as http, ThreadPoolExecutor(50) as pool:
+        futures = [pool.submit(call, http) for _ in range(50)]
+        assert endpoint.arrived.wait(10)
+        deadline = time.monotonic() + 10
+        while waiting_threads() < 49:
+            assert time.monotonic() < deadline, f"{waiting_threads()} threads wait"
+            time.sleep(0.01)
+        endpoint.hold.set()
+        outcomes = [future.result(timeout=30) for future in futures]
+    assert_all_failed_with_500(outcomes)
+    assert len(endpoint.forms) == 3
+    assert endpoint.api_calls == []
+
+
+def test_threads_share_a_token_as_they_share_a_failure(endpoint: Endpoint) -> None:
+    auth = credentials(endpoint)
+    with httpx2.Client(auth=auth) as http, ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(lambda _: http.get(endpoint.api_url).status_code, range(40)))
+    assert statuses == [200] * 40
+    assert endpoint.grants == [CLIENT_CREDENTIALS]
+    assert endpoint.api_calls == ["Bearer t-1"] * 40
+
+
+def test_a_blocking_call_in_an_event_loops_thread_fetches_rather_than_wait_for_that_loop(
+    endpoint: Endpoint,
+) -> None:
+    """A sync client called inside a running loop cannot wait for a fetch of that loop's: the
+    loop cannot go on while its thread blocks. It fetches a token of its own instead."""
+    endpoint.hold = threading.Event()
+    auth = credentials(endpoint)
+
+    async def run() -> tuple[int, int]:
+        async with httpx2.AsyncClient(auth=auth, timeout=10) as http:
+            pending = asyncio.ensure_future(http.get(endpoint.api_url))
+            assert await asyncio.to_thread(endpoint.arrived.wait, 10)  # the loop's fetch is out
+            with httpx2.Client(auth=auth, timeout=10) as blocking:
+                status = blocking.get(endpoint.api_url).status_code  # blocks the loop
+            assert endpoint.hold is not None
+            endpoint.hold.set()
+            return status, (await pending).status_code
+
+    outcome: list[tuple[int, int]] = []
+    loop_thread = threading.Thread(target=lambda: outcome.append(asyncio.run(run())), daemon=True)
+    loop_thread.start()
+    loop_thread.join(30)  # a deadlock fails the test instead of hanging it
+    assert outcome == [(200, 200)]
+    assert endpoint.grants == [CLIENT_CREDENTIALS] * 2
