@@ -32,6 +32,9 @@ USERINFO_URL: Final = "https://api.dataporten.no/userinfo/v1/userinfo"
 #: A data source's audience is this prefix and its id.
 DATASOURCE_PREFIX: Final = "https://n.feide.no/datasources/"
 
+#: Seconds an access token lives with the `longterm` scope (680 days): the platform's longest.
+LONGTERM_LIFETIME: Final = 680 * 24 * 3600
+
 #: OAuth 2.0 grant types and RFC 8693 token types.
 CLIENT_CREDENTIALS: Final = "client_credentials"
 TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)

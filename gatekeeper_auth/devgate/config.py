@@ -21,11 +21,11 @@ from pydantic import (
     model_validator,
 )
 
+from gatekeeper_auth._platform import LONGTERM_LIFETIME
+
 Grant = Literal["userid", "userid-feide", "userid-nin"]
 #: The user claims a data source can be authorised for (Feide's "Tokens" reference).
 UserClaim = Literal["name", "eduPersonPrincipalName", "nin"]
-#: 680 days: what Dataporten gives a token with the `longterm` scope.
-LONGTERM_LIFETIME = 680 * 24 * 3600
 _VISIBLE = r"^[\x21-\x7e]+$"  # what goes into a header value as an id or scope
 
 
