@@ -20,16 +20,11 @@ in reprs, logs or error messages.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
-import math
-import re
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 try:
     import httpx2
@@ -42,10 +37,16 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the packa
 from gatekeeper_auth._platform import (
     ACCESS_TOKEN_TYPE,
     CLIENT_CREDENTIALS,
-    LONGTERM_LIFETIME,
     TOKEN_EXCHANGE,
     TOKEN_URL,
     client_basic,
+)
+from gatekeeper_auth._token_response import (
+    TokenError,
+    checked_token_url,
+    error_of,
+    redirect_refused,
+    token_from,
 )
 
 if TYPE_CHECKING:
@@ -65,29 +66,8 @@ else:
 
 DATAPORTEN_TOKEN_URL = TOKEN_URL
 
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-_VISIBLE = re.compile(r"[\x21-\x7e]+")  # what a token may be: it goes into a header
-_PRINTABLE = re.compile(r"[\x20-\x7e]*")  # what an error may be: it goes into messages and logs
 Request = Any  # an httpx2.Request or an httpx.Request: the flow builds its own of the same kind
 Response = Any
-
-
-class TokenError(Exception):
-    """The token endpoint refused, failed or answered something that is not a token."""
-
-    def __init__(self, error: str, description: str, status_code: int | None = None) -> None:
-        super().__init__(f"token endpoint: {error}: {description}")
-        self.error = error
-        self.description = description
-        self.status_code = status_code
-
-
-def _redirect_refused(status: str | int) -> TokenError:
-    return TokenError(
-        "redirect_refused",
-        f"the token endpoint answered HTTP {status}: token requests never follow redirects",
-        status if isinstance(status, int) else None,
-    )
 
 
 class _SentOnce(httpx2.SyncByteStream, httpx2.AsyncByteStream, _HttpxStream):
@@ -111,7 +91,7 @@ class _SentOnce(httpx2.SyncByteStream, httpx2.AsyncByteStream, _HttpxStream):
     def _take(self) -> bytes:
         body, self._body = self._body, None
         if body is None:
-            raise _redirect_refused("307 or 308")
+            raise redirect_refused("307 or 308")
         return body
 
 
@@ -298,9 +278,9 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
             response = yield token_request
             if response.request is not token_request:  # the client followed a redirect
                 hops = (r.status_code for r in response.history if r.request is token_request)
-                raise _redirect_refused(next(hops, "3xx"))
+                raise redirect_refused(next(hops, "3xx"))
             if 300 <= response.status_code < 400:
-                raise _redirect_refused(response.status_code)
+                raise redirect_refused(response.status_code)
             if response.status_code < 500 or attempt == self.attempts:
                 return response
         raise AssertionError("unreachable")
@@ -429,7 +409,7 @@ class TokenExchangeAuth(_CachedTokenAuth):
         if self.client_id is not None and self._secret is not None:
             basic = (self.client_id, self._secret)
         response = yield from self._post(request, self.token_url, form, basic)
-        if isinstance(subject, ClientCredentialsAuth) and _error_of(response)[0] == "invalid_grant":
+        if isinstance(subject, ClientCredentialsAuth) and error_of(response)[0] == "invalid_grant":
             # The subject token was revoked or forgotten (a restart of the issuer): fetch a new
             # one and try once more, rather than fail until the cached one goes stale.
             subject._forget(subject_token)
@@ -438,81 +418,10 @@ class TokenExchangeAuth(_CachedTokenAuth):
         return token_from(response, jwt=True)
 
 
-def checked_token_url(url: str) -> str:
-    """`url` if a secret may be sent there: https, or plain http only on a loopback address."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        parts, host = None, None
-    if parts is None or not host or parts.username is not None or parts.password is not None:
-        raise ValueError("token_url= must be a URL without user name or password")
-    if parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK):
-        return url
-    raise ValueError(
-        "token_url= must be https: the client secret travels with every token request "
-        "(plain http only on 127.0.0.1, ::1 or localhost, for development)"
-    )
-
-
-def token_from(response: Response, *, jwt: bool = False) -> tuple[str, float]:
-    """The token and its lifetime from an RFC 6749 / RFC 8693 token response, or `TokenError`.
-
-    Without `expires_in`, a JWT's own `exp` gives the lifetime (read, not verified: the data
-    source verifies it); anything else is used once and not cached. Nothing of the token is
-    ever quoted.
-    """
-    if response.status_code != 200:
-        raise TokenError(*_error_of(response), response.status_code)
-    try:
-        body = response.json()
-        token = body["access_token"]
-    except (ValueError, KeyError, TypeError):
-        raise TokenError("invalid_response", "the answer is not a token response", 200) from None
-    if not isinstance(token, str) or not token or str(body.get("token_type")).lower() != "bearer":
-        raise TokenError("invalid_response", "the answer holds no bearer token", 200)
-    if not _VISIBLE.fullmatch(token):  # a CR or LF would split the header it goes into
-        raise TokenError("invalid_response", "the access token is not visible ASCII", 200)
-    if "expires_in" not in body:
-        return token, _jwt_lifetime(token) if jwt else 0.0
-    try:
-        return token, _lifetime(body["expires_in"])
-    except (ValueError, TypeError, OverflowError):
-        raise TokenError(
-            "invalid_response", "expires_in is not a finite number of seconds, 0 or more", 200
-        ) from None
-
-
-def _lifetime(expires_in: Any) -> float:
-    """Seconds to cache a token for: finite, 0 or more, and at most the platform's longest
-    token life (an absurd `expires_in` would keep a token cached long past its revocation)."""
-    if isinstance(expires_in, bool):
-        raise TypeError("expires_in is a bool")
-    seconds = float(expires_in)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError("expires_in is not finite and 0 or more")
-    return min(seconds, LONGTERM_LIFETIME)
-
-
-def _error_of(response: Response) -> tuple[str, str]:
-    """`error` and `error_description` of an error answer, if printable ASCII (they go into
-    messages and logs, where a CR or LF would forge a line); else the status alone."""
-    try:
-        body = response.json()
-        error, description = body["error"], body.get("error_description", "")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        error = description = None
-    if not isinstance(error, str) or not error or not _PRINTABLE.fullmatch(error):
-        return "http_error", f"HTTP {response.status_code}"
-    if not isinstance(description, str) or not _PRINTABLE.fullmatch(description):
-        description = ""
-    return error, description
-
-
-def _jwt_lifetime(token: str) -> float:
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return _lifetime(float(claims["exp"]) - time.time())
-    except (IndexError, ValueError, KeyError, TypeError, OverflowError):
-        return 0.0
+__all__ = [
+    "ClientCredentialsAuth",
+    "TokenError",
+    "TokenExchangeAuth",
+    "checked_token_url",
+    "token_from",
+]
