@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from typing import Literal, Unpack, cast
 
@@ -27,7 +26,7 @@ from gatekeeper_auth.gatekeeper import Gatekeeper, GatekeeperOptions
 from gatekeeper_auth.headers import GatekeeperHeaders
 from gatekeeper_auth.jwt import FeideJWT
 from gatekeeper_auth.rules import REFUSAL_KEY, SCOPE_KEY
-from gatekeeper_auth.settings import GatekeeperSettings, explain
+from gatekeeper_auth.settings import GatekeeperSettings, environment_names, explain
 
 logger = logging.getLogger("gatekeeper_auth")
 
@@ -246,16 +245,12 @@ def _from_environment() -> GatekeeperSettings:
     except ValidationError as error:
         message = explain(error, from_environment=True)
         raise ConfigurationError(f"GatekeeperMiddleware: {message}") from None
-    except UnicodeDecodeError:  # its message quotes a byte of the file: maybe of a secret
-        raise ConfigurationError(
-            "GatekeeperMiddleware: the .env file is not utf-8 text: save it so."
-        ) from None
     except ValueError as error:
         raise ConfigurationError(f"GatekeeperMiddleware: {error}") from None
 
 
 def _warn_ignored_environment() -> None:
-    names = sorted(name for name in os.environ if name.upper().startswith("GATEKEEPER_"))
+    names = environment_names()
     if names:
         logger.warning(
             "gatekeeper_auth: GatekeeperMiddleware is configured in code, so these variables "

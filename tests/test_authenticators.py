@@ -273,3 +273,16 @@ def test_one_middleware_warns_of_no_stacking(caplog: pytest.LogCaptureFixture) -
         client.get("/optional")
         client.get("/optional")
     assert "stacked" not in caplog.text
+
+
+def test_the_ignored_names_include_the_env_files_and_leave_out_the_services_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("GATEKEEPER_ALLOWED_NETWORKS=10.0.0.0/8\n")
+    monkeypatch.setenv("GATEKEEPER_URL", "https://myapi.dataporten-api.no")
+    monkeypatch.setenv("GATEKEEPER_FOREIGN", "GATEKEEPER_URL")
+    with caplog.at_level(logging.WARNING, logger="gatekeeper_auth"):
+        GatekeeperMiddleware(_app, password="in-code")
+    (line,) = [r.getMessage() for r in caplog.records if "are ignored" in r.getMessage()]
+    assert "these variables are ignored: GATEKEEPER_ALLOWED_NETWORKS." in line
