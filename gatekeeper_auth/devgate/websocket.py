@@ -20,14 +20,10 @@ from websockets.http11 import Response as WebsocketsResponse
 from websockets.typing import Subprotocol
 
 from gatekeeper_auth.devgate.config import DevGateConfig
-from gatekeeper_auth.devgate.forwarding import (
-    GatekeeperHeaders,
-    caller_headers,
-    response_headers,
-)
+from gatekeeper_auth.devgate.forwarding import UpstreamHeaders, caller_headers, response_headers
 from gatekeeper_auth.devgate.gate import Gate, Refused
 from gatekeeper_auth.devgate.proxy import raw_target
-from gatekeeper_auth.devgate.target import BadTarget, base_path, upstream_path
+from gatekeeper_auth.devgate.target import BadTarget, base_path, upstream_target
 
 logger = logging.getLogger("gatekeeper_auth.devgate")
 
@@ -38,9 +34,11 @@ class WebSocketProxy:
     def __init__(self, config: DevGateConfig, gate: Gate) -> None:
         self.config = config
         self.gate = gate
-        self.added = GatekeeperHeaders(config)
+        self.added = UpstreamHeaders(config)
         url = httpx2.URL(config.upstream)
-        self.upstream = url.copy_with(scheme="wss" if url.scheme == "https" else "ws")
+        scheme = "wss" if url.scheme == "https" else "ws"
+        # scheme://host[:port] from the configuration; the caller's target is put after it.
+        self.origin = str(url.copy_with(scheme=scheme, raw_path=b"/"))[:-1]
         self.base_path = base_path(config.upstream)
 
     async def handle(self, websocket: WebSocket) -> None:
@@ -51,8 +49,10 @@ class WebSocketProxy:
             return await _deny(websocket, refused.response())
         try:
             path, query = raw_target(websocket.scope)
-            url = self.upstream.copy_with(raw_path=upstream_path(self.base_path, path, query))
-            headers = caller_headers(raw_headers, keep_authorization=False, websocket=True)
+            url = self.origin + upstream_target(self.base_path, path, query).decode("ascii")
+            headers = caller_headers(
+                raw_headers, keep_authorization=admission.keep_authorization, websocket=True
+            )
             headers += self.added.for_admission(admission)
             text_headers = [(n.decode("ascii"), v.decode("ascii")) for n, v in headers]
         except (BadTarget, UnicodeDecodeError):
@@ -61,7 +61,7 @@ class WebSocketProxy:
         offered = [Subprotocol(p) for p in websocket.scope.get("subprotocols", [])]
         try:
             async with connect(
-                str(url),
+                url,
                 additional_headers=text_headers,
                 subprotocols=offered or None,
                 open_timeout=self.config.upstream_timeout,
