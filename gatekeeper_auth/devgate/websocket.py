@@ -28,6 +28,21 @@ from gatekeeper_auth.devgate.target import BadTarget, base_path, upstream_target
 logger = logging.getLogger("gatekeeper_auth.devgate")
 
 
+class _NoDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The websockets library's logger for the upstream connection, with DEBUG off for good.
+
+    At DEBUG the library writes every handshake header, the gatekeeper's `Authorization`
+    (its password) and the subtoken among them; whatever the logging configuration, this
+    logger never writes a DEBUG line, so never those. INFO and above go to
+    `gatekeeper_auth.devgate.websocket`."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+_UPSTREAM_LOGGER = _NoDebug(logging.getLogger("gatekeeper_auth.devgate.websocket"))
+
+
 class WebSocketProxy:
     """Relays one websocket connection to the upstream and back."""
 
@@ -69,6 +84,7 @@ class WebSocketProxy:
                 user_agent_header=None,
                 proxy=None,
                 max_size=None,
+                logger=_UPSTREAM_LOGGER,
             ) as upstream:
                 await websocket.accept(subprotocol=upstream.subprotocol)
                 await _pump(websocket, upstream)
