@@ -281,36 +281,59 @@ def raises(error: type[Exception]) -> Callable[[httpx2.Request], httpx2.Response
     return answer
 
 
+#: What Feide may do wrong, and the reason the log gives (the type of error, or our own phrase;
+#: never another library's message, which could quote what Feide sent).
 FEIDE_FAILURES = {
-    "500": status(500),
-    "502": status(502),
-    "503": status(503),
-    "404": status(404),
-    "429": status(429),
-    "redirect": lambda request: httpx2.Response(302, headers={"location": "https://evil.test/"}),
-    "connect error": raises(httpx2.ConnectError),
-    "read timeout": raises(httpx2.ReadTimeout),
-    "not JSON": lambda request: httpx2.Response(200, content=b"<html>maintenance</html>"),
-    "groups is an object": status(200, {"groups": []}),
-    "a group without id": status(200, [{"type": "fc:org", "displayName": "x"}]),
-    "a group that is a string": status(200, ["fc:org:uio.no"]),
-    "affiliation not strings": status(
-        200, [{"id": "fc:org:x", "type": "fc:org", "membership": {"affiliation": [1]}}]
+    "500": (status(500, []), "HTTP 500"),  # a body that would parse: the status decides
+    "502": (status(502, []), "HTTP 502"),
+    "503": (status(503, []), "HTTP 503"),
+    "404": (status(404, []), "HTTP 404"),
+    "429": (status(429, []), "HTTP 429"),
+    "redirect": (
+        lambda request: httpx2.Response(302, headers={"location": "https://evil.test/"}, json=[]),
+        "HTTP 302",
     ),
-    "membership a list": status(200, [{"id": "fc:org:x", "type": "fc:org", "membership": []}]),
-    "too large": lambda request: httpx2.Response(200, content=b"[" + b" " * 1024 * 1024 + b"]"),
+    "connect error": (raises(httpx2.ConnectError), "ConnectError"),
+    "read timeout": (raises(httpx2.ReadTimeout), "ReadTimeout"),
+    "not JSON": (
+        lambda request: httpx2.Response(200, content=b"<html>maintenance</html>"),
+        "JSONDecodeError",
+    ),
+    "groups is an object": (status(200, {"groups": []}), "the groups answer is not a list"),
+    "a group without id": (
+        status(200, [{"type": "fc:org", "displayName": "x"}]),
+        "a group's id, type or displayName is not a string",
+    ),
+    "a group that is a string": (status(200, ["fc:org:uio.no"]), "a group is not an object"),
+    "affiliation not strings": (
+        status(200, [{"id": "fc:org:x", "type": "fc:org", "membership": {"affiliation": [1]}}]),
+        "a group's affiliation is not a list of strings",
+    ),
+    "membership a list": (
+        status(200, [{"id": "fc:org:x", "type": "fc:org", "membership": []}]),
+        "a group's membership is not an object",
+    ),
+    "too large": (
+        lambda request: httpx2.Response(200, content=b"[" + b" " * 1024 * 1024 + b"]"),
+        "an answer larger than 1048576 bytes",
+    ),
 }
 
 
-@pytest.mark.parametrize("answer", FEIDE_FAILURES.values(), ids=FEIDE_FAILURES.keys())
+@pytest.mark.parametrize(("answer", "reason"), FEIDE_FAILURES.values(), ids=FEIDE_FAILURES.keys())
 def test_feide_failing_is_503_feide_unavailable(
     answer: Callable[[httpx2.Request], httpx2.Response],
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     recorder = Recorder(answer)
     feide = FeideAPI(transport=recorder.transport())
     refusal = refusal_of(feide.groups(user_identity(token="subtoken")))
     assert_refusal(refusal, "feide_unavailable")
     assert len(recorder.requests) == 1  # a redirect is not followed: the token stays here
+    assert [r.getMessage() for r in caplog.records if r.name == "gatekeeper_auth"] == [
+        f"gatekeeper_auth: Feide's groups API failed: {reason}"
+    ]
 
 
 @pytest.mark.parametrize("body", [[], "Alice", None], ids=["list", "string", "null"])
@@ -327,7 +350,8 @@ def test_feide_not_answering_within_the_timeout_is_503() -> None:
         raise AssertionError("unreachable")
 
     feide = FeideAPI(transport=httpx2.MockTransport(never), timeout=0.01)
-    assert_refusal(refusal_of(feide.groups(user_identity(token="t"))), "feide_unavailable")
+    bounded = asyncio.wait_for(feide.groups(user_identity(token="t")), 10)  # fails, never hangs
+    assert_refusal(refusal_of(bounded), "feide_unavailable")
 
 
 @pytest.mark.parametrize("code", [401, 403])
@@ -410,10 +434,15 @@ def test_cache_seconds_zero_keeps_nothing(fake: FakeFeideAPI) -> None:
 def test_the_cache_is_bounded_and_drops_the_oldest_first(fake: FakeFeideAPI) -> None:
     feide = FeideAPI(transport=fake.transport(), max_cached=2)
     first, second, third = (user_identity(token=fake.add_user(f"u{n}")) for n in range(3))
-    for caller in (first, second, third, second, first):
+
+    def asked_after(caller: Identity) -> int:
         asyncio.run(feide.groups(caller))
-    # `first` was dropped when `third` came, so it was asked for again; `second` was kept.
-    assert fake.requests["/groups/me/groups"] == 4
+        return fake.requests["/groups/me/groups"]
+
+    assert [asked_after(c) for c in (first, second, third)] == [1, 2, 3]
+    assert asked_after(third) == 3
+    assert asked_after(second) == 3  # kept: `first`, the oldest, made room for `third`
+    assert asked_after(first) == 4
 
 
 def test_the_exchanged_token_is_kept_until_it_expires(
