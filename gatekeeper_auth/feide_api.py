@@ -236,7 +236,12 @@ def caller_token(identity: Identity) -> str:
     """The caller's own token, to ask Feide with; a system caller is refused without asking."""
     refuse_system(identity)
     if identity.token is None:
-        _denied("gatekeeper", "no token for this caller (X-Dataporten-Token)")
+        logger.warning("gatekeeper_auth: no token for this caller to ask Feide with")
+        raise Refusal(
+            "feide_access_denied",
+            "The gatekeeper sent no token for this caller (X-Dataporten-Token), so Feide "
+            "cannot be asked about the user.",
+        )
     return identity.token.get_secret_value()
 
 
