@@ -1,4 +1,4 @@
-"""FastAPI dependencies: `require_system()`, `require_user()`, `require_identity()` and friends.
+"""FastAPI dependencies: `require_system()`, `require_user()`, `require_group()` and friends.
 
 Each factory returns a configured dependency object, so it works in `Depends(...)`, in a route's
 or router's `dependencies=[...]` and in `Annotated` aliases. The guards are FastAPI security
@@ -17,6 +17,8 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
 from gatekeeper_auth._platform import TOKEN_URL
+from gatekeeper_auth.feide_api import FeideAPI
+from gatekeeper_auth.group_rule import GroupRule
 from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.rules import Rule, get_identity
 
@@ -99,6 +101,32 @@ def require_user(
     )
 
 
+class GroupGuard(SecurityBase):
+    """`require_group`'s dependency: the caller's `Identity` if Feide lists the user in one of
+    the groups, else a `Refusal` (FastAPI renders it as `GatekeeperGuard`'s are)."""
+
+    def __init__(self, rule: GroupRule) -> None:
+        self.rule = rule
+        self.model = HTTPBearerModel(description=_SCHEME_DESCRIPTION)
+        self.scheme_name = SCHEME_NAME
+
+    def __repr__(self) -> str:
+        return f"GroupGuard({self.rule.describe()})"
+
+    async def __call__(self, request: HTTPConnection) -> Identity:
+        return await self.rule.admit(request)
+
+
+def require_group(*group_ids: str, affiliation: str | None = None, feide: FeideAPI) -> GroupGuard:
+    """A user whom Feide lists in one of `group_ids` (`"fc:org:uio.no"`), with `affiliation`
+    (`"employee"`) in that group when given; otherwise 403 `group_missing`.
+
+    A system token gets 403 `system_token_not_allowed` without a call to Feide; Feide's own
+    refusal is 403 `feide_access_denied`, its failure 503 `feide_unavailable`.
+    """
+    return GroupGuard(GroupRule.build(group_ids, affiliation, feide))
+
+
 def describe_guards(
     app: FastAPI,
     *,
@@ -128,7 +156,9 @@ def describe_guards(
         if not isinstance(route, APIRoute):
             continue
         guards = [
-            dep.call.rule for dep in walk(route.dependant) if isinstance(dep.call, GatekeeperGuard)
+            dep.call.rule
+            for dep in walk(route.dependant)
+            if isinstance(dep.call, GatekeeperGuard | GroupGuard)
         ]
         if not guards:
             continue
@@ -136,10 +166,11 @@ def describe_guards(
         needed = []
         if api is not None:
             needed = [f"gk_{api}"]
-            for name in sorted({s for rule in guards for s in rule.scopes}):
+            rules_ = [rule for rule in guards if isinstance(rule, Rule)]
+            for name in sorted({s for rule in rules_ for s in rule.scopes}):
                 every_scope[f"gk_{api}_{name}"] = f"the sub-scope {name}"
                 needed.append(f"gk_{api}_{name}")
-            for rule in guards:
+            for rule in rules_:
                 for name in sorted(rule.allow_system_with_scopes or ()):
                     every_scope.setdefault(f"gk_{api}_{name}", f"the sub-scope {name}")
         for method in route.methods or ():

@@ -24,8 +24,15 @@ from pydantic_settings import (
 from pydantic_settings.sources import ENV_FILE_SENTINEL
 
 from gatekeeper_auth import _dotenv
-from gatekeeper_auth._platform import FEIDE_ISSUER, FEIDE_JWKS_URL
+from gatekeeper_auth._platform import (
+    FEIDE_ISSUER,
+    FEIDE_JWKS_URL,
+    GROUPS_URL,
+    TOKEN_URL,
+    USERINFO_URL,
+)
 from gatekeeper_auth.errors import ConfigurationError
+from gatekeeper_auth.feide_api import FeideAPI
 from gatekeeper_auth.jwt import FeideJWT
 
 Secrets = Annotated[list[SecretStr], NoDecode]
@@ -49,6 +56,12 @@ class GatekeeperSettings(BaseSettings):
     | `GATEKEEPER_JWT_ISSUER` | the JWT issuer (default Feide's, `https://auth.dataporten.no`) |
     | `GATEKEEPER_JWT_JWKS_URL` | the key set (default Feide's, `.../openid/jwks`) |
     | `GATEKEEPER_JWT_LEEWAY` | seconds of clock skew forgiven (default 30) |
+    | `GATEKEEPER_FEIDE_CLIENT_ID` | your data source's client id, to ask Feide about JWT callers |
+    | `GATEKEEPER_FEIDE_CLIENT_SECRET` | that client's secret |
+    | `GATEKEEPER_FEIDE_TOKEN_URL` | Feide's token endpoint (default `.../oauth/token`) |
+    | `GATEKEEPER_FEIDE_GROUPS_URL` | Feide's groups API (default `.../groups/me/groups`) |
+    | `GATEKEEPER_FEIDE_USERINFO_URL` | Feide's extended userinfo (`.../userinfo/v1/userinfo`) |
+    | `GATEKEEPER_FEIDE_CACHE_SECONDS` | seconds Feide's answers are kept per caller (default 300) |
 
     Any other `GATEKEEPER_*` variable or `.env` key is refused (`ConfigurationError`), unless
     `GATEKEEPER_FOREIGN` lists it as the service's own.
@@ -75,6 +88,13 @@ class GatekeeperSettings(BaseSettings):
     jwt_issuer: str = FEIDE_ISSUER
     jwt_jwks_url: str = FEIDE_JWKS_URL
     jwt_leeway: float = 30.0
+    # Feide's groups and userinfo (`feide_api()`): the client only for callers with a JWT.
+    feide_client_id: str | None = None
+    feide_client_secret: SecretStr | None = None
+    feide_token_url: str = TOKEN_URL
+    feide_groups_url: str = GROUPS_URL
+    feide_userinfo_url: str = USERINFO_URL
+    feide_cache_seconds: float = 300.0
 
     @field_validator("password", "bearer_token", mode="before")
     @classmethod
@@ -183,6 +203,20 @@ class GatekeeperSettings(BaseSettings):
             issuer=self.jwt_issuer,
             jwks_url=self.jwt_jwks_url,
             leeway=self.jwt_leeway,
+        )
+
+    def feide_api(self, *, transport: Any = None) -> FeideAPI:
+        """The client of Feide's groups API and userinfo these settings describe (`transport`:
+        an httpx2 transport, for tests)."""
+        secret = self.feide_client_secret
+        return FeideAPI(
+            client_id=self.feide_client_id,
+            client_secret=None if secret is None else secret.get_secret_value(),
+            token_url=self.feide_token_url,
+            groups_url=self.feide_groups_url,
+            userinfo_url=self.feide_userinfo_url,
+            cache_seconds=self.feide_cache_seconds,
+            transport=transport,
         )
 
 

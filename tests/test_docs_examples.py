@@ -20,7 +20,7 @@ from starlette.websockets import WebSocketDisconnect
 from example_app.main import DEMO_PASSWORD, create_app
 from gatekeeper_auth import GatekeeperSettings, Identity, require_system
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
-from gatekeeper_auth.testing import TEST_USER_ID, FakeGatekeeper
+from gatekeeper_auth.testing import TEST_USER_ID, FakeFeideAPI, FakeGatekeeper, feide_group
 from tests.browser import build_docs
 from tests.helpers import assert_refused
 from tests.servers import serve
@@ -211,7 +211,33 @@ def test_the_testing_guide_example_passes() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    assert " 5 passed" in result.stdout
+
+
+def test_feide_groups_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = example("feide_groups")
+    feide = FakeFeideAPI()
+    uio = feide_group(module.UIO, "employee", display_name="UiO")
+    alice = feide.add_user("alice", groups=[uio], userinfo={"name": "Alice"})
+    bob = feide.add_user("bob", groups=[feide_group(module.UIO, "student")])
+    settings = GatekeeperSettings(password=[SecretStr("change-me")])
+    client = TestClient(
+        module.create_app(settings, settings.feide_api(transport=feide.transport()))
+    )
+    gk = DOCS_GATEKEEPER
+
+    me = client.get("/staff/me", headers=gk.user(token=alice))
+    assert me.json() == {"name": "Alice", "groups": ["UiO"]}
+    assert_refused(client.get("/staff/reports", headers=gk.user(token=bob)), "group_missing")
+    assert_refused(client.get("/staff/reports", headers=gk.system()), "system_token_not_allowed")
+    assert feide.requests == {"/groups/me/groups": 2, "/userinfo/v1/userinfo": 1}
+
+    monkeypatch.setenv("GATEKEEPER_PASSWORD", "change-me")
+    monkeypatch.setenv("GATEKEEPER_FEIDE_CLIENT_ID", "02d0f79b-7fbc-422b-bb31-a4d22121f040")
+    monkeypatch.setenv("GATEKEEPER_FEIDE_CLIENT_SECRET", "data-source-secret")
+    from_environment = TestClient(module.app_from_environment())
+    refused = from_environment.get("/staff/reports", headers=gk.system())
+    assert_refused(refused, "system_token_not_allowed")
 
 
 def test_client_example_against_the_dev_gatekeeper() -> None:
