@@ -57,6 +57,21 @@ def jwt_environment(*, without_userid: bool = False) -> dict[str, str]:
     }
 
 
+def feide_environment() -> dict[str, str]:
+    """What points the service's FeideAPI at the local Feide: its groups API and userinfo, and
+    its token endpoint, where the demo data source's own client exchanges the JWTs it gets."""
+    config = DevGateConfig.load(HERE / "devgate.toml")
+    own = config.datasources[0].audience.rsplit("/", 1)[1]  # a data source's client is its id
+    datasource = next(client for client in config.clients if client.id == own)
+    return {
+        "GATEKEEPER_FEIDE_GROUPS_URL": GROUPS_URL,
+        "GATEKEEPER_FEIDE_USERINFO_URL": USERINFO_URL,
+        "GATEKEEPER_FEIDE_TOKEN_URL": f"{GATEKEEPER}/oauth/token",
+        "GATEKEEPER_FEIDE_CLIENT_ID": datasource.id,
+        "GATEKEEPER_FEIDE_CLIENT_SECRET": datasource.secret.get_secret_value(),
+    }
+
+
 def walkthrough(*, without_userid: bool = False) -> str:
     """The commands `make run` prints; tests/test_e2e.py runs them."""
     if without_userid:
@@ -93,6 +108,21 @@ curl -s -H "Authorization: Bearer $JWT" {BACKEND}/system/ping; echo
 # 9. Alice's token exchanged (by web-app, which holds it), same route: 403 user_token_not_allowed
 USER_JWT=$({exchange(USER_CLIENT, "USER_TOKEN")})
 curl -s -H "Authorization: Bearer $USER_JWT" {BACKEND}/system/ping; echo
+
+# 10. A route for employees of Example University, which asks Feide's groups API with the
+#     caller's own token. Alice is one: 200
+curl -s -H "Authorization: Bearer $USER_TOKEN" {GATEKEEPER}/staff/reports; echo
+
+# 11. Bob is a student there: 403 group_missing
+BOB_TOKEN=$(curl -s -u {USER_CLIENT} -d grant_type=password \\
+  -d username=bob -d password=bob-password {GATEKEEPER}/oauth/token | {TOKEN_OF})
+curl -s -H "Authorization: Bearer $BOB_TOKEN" {GATEKEEPER}/staff/reports; echo
+
+# 12. A system token: 403 system_token_not_allowed (Feide is not asked)
+curl -s -H "Authorization: Bearer $TOKEN" {GATEKEEPER}/staff/reports; echo
+
+# 13. Alice's JWT, straight to the service: 200 (it exchanges the JWT for a Feide API token)
+curl -s -H "Authorization: Bearer $USER_JWT" {BACKEND}/staff/reports; echo
 """
 
 
@@ -200,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         **os.environ,
         "GATEKEEPER_PASSWORD": os.environ.get("GATEKEEPER_PASSWORD", DEMO_PASSWORD),
         **jwt_environment(without_userid=without_userid),
+        **feide_environment(),
     }
     if without_userid:
         env["GATEKEEPER_USERID_GRANT"] = "false"

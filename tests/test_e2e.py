@@ -336,7 +336,7 @@ def run_walkthrough(*args: str) -> list[str]:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
 def test_make_run_walkthrough_gives_the_promised_answers() -> None:
     answers = [json.loads(line) for line in run_walkthrough()]
-    assert len(answers) == 6, answers
+    assert len(answers) == 10, answers
     assert answers[0] == {"pong": SYSTEM_ID}
     assert answers[1]["detail"]["code"] == "user_token_not_allowed"
     assert answers[2]["user_id"] == "76a7a061-3c55-430d-8ee0-6f82ec42501f"
@@ -346,6 +346,12 @@ def test_make_run_walkthrough_gives_the_promised_answers() -> None:
     assert answers[5] == {
         "detail": {"code": "user_token_not_allowed", "message": answers[5]["detail"]["message"]}
     }
+    # Feide's groups API, asked with each caller's own token, on both paths.
+    alice = "76a7a061-3c55-430d-8ee0-6f82ec42501f"
+    assert answers[6] == {"staff_reports": ["2026-q4"], "for": alice}
+    assert answers[7]["detail"]["code"] == "group_missing"
+    assert answers[8]["detail"]["code"] == "system_token_not_allowed"
+    assert answers[9] == {"staff_reports": ["2026-q4"], "for": alice}
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
