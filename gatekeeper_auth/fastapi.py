@@ -35,8 +35,10 @@ _SCHEME_DESCRIPTION = (
 async def optional_identity(request: HTTPConnection) -> Identity | None:
     """The caller, or None for an anonymous request; never refuses.
 
-    Wrong gatekeeper credentials are still refused by the middleware (401) before any route
-    runs, so None always means "no credentials", never "bad credentials".
+    Wrong gatekeeper credentials are refused by the middleware (401) before any route runs, so
+    None means "no credentials", never "bad credentials" — unless the middleware was given
+    `unrecognised_authorization="anonymous"`: then None is also any `Authorization` it did not
+    recognise, and the guards answer such a request with the refusal it would have had.
     """
     return get_identity(request)
 

@@ -190,6 +190,17 @@ class Gatekeeper:
             www_authenticate=credentials.challenge,
         )
 
+    def preflight(self, authorization: bytes) -> None:
+        """An `OPTIONS` request whose Authorization is not the gatekeeper's credentials stays
+        anonymous (it carries the caller's own); but Basic credentials there are counted as a
+        failed login when the trust type is basic, so that guessing the password on preflights
+        is not a silent oracle. (With trust type bearer a caller's own Bearer token on a
+        preflight is normal, and is not counted.)"""
+        credentials = self.credentials
+        basic = credentials is not None and credentials.trust == "basic"
+        if basic and credentials is not None and credentials.same_scheme(authorization):
+            self._failures.note(authorization)
+
     def _read(self, scope: Scope, key: Key, problem: Refusal | None) -> Caller:
         self.headers.check_types(key)
         if self._networks:

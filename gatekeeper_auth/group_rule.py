@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 
 from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.identity import Identity
-from gatekeeper_auth.rules import Rule, get_identity
+from gatekeeper_auth.rules import Rule, get_identity, raise_deferred
 
 if TYPE_CHECKING:
     from gatekeeper_auth.feide_api import FeideAPI, Group
@@ -68,6 +68,7 @@ class GroupRule:
         (for a websocket, as a close), as `Rule.admit` does."""
         identity = get_identity(conn)
         try:
+            raise_deferred(conn, identity)
             return await self.check(identity)
         except Refusal as refusal:
             refusal.log(conn.scope, identity.client_id if identity else None)

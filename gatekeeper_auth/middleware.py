@@ -175,9 +175,11 @@ class GatekeeperMiddleware:
     def _unrecognised(self, scope: Scope, authorization: bytes) -> Caller:
         """An Authorization no authenticator recognised: anonymous or refused."""
         self._headers.check_types((authorization,))
-        if scope.get("method") == "OPTIONS":
-            return ANONYMOUS  # the caller's own token, which the gatekeeper leaves on OPTIONS
         gatekeeper = self._gatekeeper
+        if scope.get("method") == "OPTIONS":
+            if gatekeeper is not None:
+                gatekeeper.preflight(authorization)
+            return ANONYMOUS  # the caller's own token, which the gatekeeper leaves on OPTIONS
         refusal = None
         if gatekeeper is not None and (authorization or self._jwt is None):
             # An empty or repeated Authorization beside a JWT verifier is no failed login.

@@ -38,6 +38,14 @@ def get_identity(conn: HTTPConnection) -> Identity | None:
     return identity
 
 
+def raise_deferred(conn: HTTPConnection, identity: Identity | None) -> None:
+    """Raise the refusal the middleware deferred for an anonymous request, if any: with
+    `unrecognised_authorization="anonymous"` a guard answers such a request with the refusal
+    its credentials would have had (wrong gatekeeper credentials, a JWT that failed)."""
+    if identity is None and REFUSAL_KEY in conn.scope:
+        raise conn.scope[REFUSAL_KEY]
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """The demands of one guard; `check` returns the identity or raises a `Refusal`.
@@ -93,8 +101,7 @@ class Rule:
         which the framework renders wherever the route sits."""
         identity = get_identity(conn)
         try:
-            if identity is None and REFUSAL_KEY in conn.scope:
-                raise conn.scope[REFUSAL_KEY]
+            raise_deferred(conn, identity)
             return self.check(identity)
         except Refusal as refusal:
             refusal.log(conn.scope, identity.client_id if identity else None)

@@ -286,3 +286,24 @@ def test_the_ignored_names_include_the_env_files_and_leave_out_the_services_own(
         GatekeeperMiddleware(_app, password="in-code")
     (line,) = [r.getMessage() for r in caplog.records if "are ignored" in r.getMessage()]
     assert "these variables are ignored: GATEKEEPER_ALLOWED_NETWORKS." in line
+
+
+def test_a_guessed_password_on_a_preflight_is_counted_as_a_failed_login(
+    make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(password=TEST_PASSWORD)
+    with caplog.at_level(logging.WARNING, logger="gatekeeper_auth"):
+        anonymous = client.options("/optional", headers={"Authorization": _wrong_basic()})
+    assert anonymous.status_code == 405  # anonymous, on to the app (no OPTIONS route here)
+    assert "1 request(s) refused since the last such line" in caplog.text
+    assert "the username matched, the password did not" in caplog.text
+
+
+def test_a_callers_own_bearer_token_on_a_preflight_is_no_failed_login(
+    make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    for options in ({"password": TEST_PASSWORD}, {"bearer_token": "shared-token"}):
+        client = make_client(**options)
+        with caplog.at_level(logging.WARNING, logger="gatekeeper_auth"):
+            client.options("/optional", headers={"Authorization": "Bearer a-users-token"})
+    assert "refused since the last such line" not in caplog.text

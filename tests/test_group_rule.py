@@ -326,3 +326,20 @@ def test_fake_caller_gives_a_user_no_groups_and_undoes(world: World) -> None:
     assert client.get("/me").status_code == 200
     undo()
     assert app.dependency_overrides == {}
+
+
+@pytest.mark.parametrize("make", [fastapi_app, starlette_app])
+def test_with_anonymous_unrecognised_authorization_the_group_guard_answers_its_refusal(
+    world: World, make: Any
+) -> None:
+    app = make(world)
+    app.user_middleware.clear()  # the same app, with the stated choice
+    app.add_middleware(
+        GatekeeperMiddleware,
+        **world.gatekeeper.middleware_options(),
+        unrecognised_authorization="anonymous",
+    )
+    wrong = world.gatekeeper.authorization(password="a-guess")
+    response = TestClient(app).get("/staff", headers={"Authorization": wrong})
+    assert_refused(response, "gatekeeper_credentials_invalid")
+    assert world.asked() == 0
