@@ -12,6 +12,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,9 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gatekeeper_auth import client
+from gatekeeper_auth import (
+    client,
+)
 from gatekeeper_auth._platform import CLIENT_CREDENTIALS, LONGTERM_LIFETIME, TOKEN_EXCHANGE
 from gatekeeper_auth.client import ClientCredentialsAuth, TokenError, TokenExchangeAuth
+from tests.helpers import python_without
 from tests.servers import free_port, read_head, serve
 
 CLIENT_ID = "5b1f3a2e-9c1d-4f0a-8e7b-2d6c4a9f0e13"
@@ -531,3 +535,135 @@ def test_a_blocking_call_in_an_event_loops_thread_fetches_rather_than_wait_for_t
     loop_thread.join(30)  # a deadlock fails the test instead of hanging it
     assert outcome == [(200, 200)]
     assert endpoint.grants == [CLIENT_CREDENTIALS] * 2
+
+
+def test_the_client_names_its_extra_and_needs_no_httpx() -> None:
+    missing = python_without(["httpx2"], "import gatekeeper_auth.client")
+    assert missing.returncode != 0
+    assert missing.stderr.strip().splitlines()[-1] == (
+        "ImportError: gatekeeper_auth.client needs httpx2, which is not installed: "
+        "pip install 'gatekeeper-auth[client]'"
+    )
+    without_httpx = python_without(
+        ["httpx"],
+        """
+        import httpx2
+        from gatekeeper_auth.client import ClientCredentialsAuth
+        assert isinstance(ClientCredentialsAuth("id", "secret"), httpx2.Auth)
+        """,
+    )
+    assert without_httpx.returncode == 0, without_httpx.stderr
+
+
+class TokenEndpoint:
+    """A token endpoint that fails as told, counting the requests it gets."""
+
+    def __init__(self, answers: list[Callable[[], Response]]) -> None:
+        self.answers = answers
+        self.hits = 0
+
+    async def handle(self, request: Request) -> Response:
+        self.hits += 1
+        answer = self.answers[min(self.hits, len(self.answers)) - 1]
+        if answer is slow:
+            await asyncio.sleep(2)
+            return good_token()
+        return answer()
+
+
+def garbage() -> Response:
+    return Response(b"<html>not json</html>", 200)
+
+
+def server_error() -> Response:
+    return JSONResponse({"error": "server_error"}, 500)
+
+
+def good_token() -> Response:
+    return JSONResponse({"access_token": "t-1", "token_type": "Bearer", "expires_in": 3600})
+
+
+def slow() -> Response:
+    """Answers a good token, 2 s late (see `TokenEndpoint.handle`)."""
+    return good_token()
+
+
+@contextmanager
+def token_endpoint(answers: list[Callable[[], Response]]) -> Iterator[tuple[str, TokenEndpoint]]:
+    endpoint = TokenEndpoint(answers)
+    api_calls: list[str] = []
+
+    async def api(request: Request) -> JSONResponse:
+        api_calls.append(request.headers.get("authorization", ""))
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[Route("/oauth/token", endpoint.handle, methods=["POST"]), Route("/api", api)]
+    )
+    app.state.api_calls = api_calls
+    with serve(app) as url:
+        yield url, endpoint
+    endpoint.api_calls = api_calls  # type: ignore[attr-defined]
+
+
+def auth_for(url: str, **options: Any) -> ClientCredentialsAuth:
+    return ClientCredentialsAuth("c1", "client-secret-1", token_url=f"{url}/oauth/token", **options)
+
+
+def test_client_retries_a_failing_token_endpoint_a_bounded_number_of_times() -> None:
+    with token_endpoint([server_error]) as (url, endpoint):
+        with (
+            httpx.Client(auth=auth_for(url, attempts=3)) as http,
+            pytest.raises(TokenError) as raised,
+        ):
+            http.get(f"{url}/api")
+        assert endpoint.hits == 3
+    assert raised.value.status_code == 500
+    assert endpoint.api_calls == []  # type: ignore[attr-defined]  # the API call was not sent
+
+
+def test_client_recovers_when_the_token_endpoint_recovers() -> None:
+    with token_endpoint([server_error, good_token]) as (url, endpoint):
+        with httpx.Client(auth=auth_for(url)) as http:
+            assert http.get(f"{url}/api").json() == {"ok": True}
+        assert endpoint.hits == 2
+    assert endpoint.api_calls == ["Bearer t-1"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_client_refuses_garbage_from_the_token_endpoint(mode: str) -> None:
+    with token_endpoint([garbage]) as (url, endpoint):
+        auth = auth_for(url)
+
+        def sync_call() -> None:
+            with httpx.Client(auth=auth) as http:
+                http.get(f"{url}/api")
+
+        async def async_call() -> None:
+            async with httpx.AsyncClient(auth=auth) as http:
+                await http.get(f"{url}/api")
+
+        with pytest.raises(TokenError) as raised:
+            sync_call() if mode == "sync" else asyncio.run(async_call())
+        assert endpoint.hits == 1
+    assert raised.value.error == "invalid_response"
+    assert endpoint.api_calls == []  # type: ignore[attr-defined]
+
+
+def test_client_times_out_on_a_slow_token_endpoint() -> None:
+    with token_endpoint([slow]) as (url, _):
+        started = time.monotonic()
+        with (
+            httpx.Client(auth=auth_for(url), timeout=0.3) as http,
+            pytest.raises(httpx.TimeoutException),
+        ):
+            http.get(f"{url}/api")
+        assert time.monotonic() - started < 1.5
+
+
+def test_client_raises_a_connect_error_when_the_token_endpoint_is_down() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    auth = auth_for(url)
+    with httpx.Client(auth=auth, timeout=2) as http, pytest.raises(httpx.ConnectError):
+        http.get(f"{url}/api")
+    assert "client-secret-1" not in repr(auth)

@@ -323,15 +323,17 @@ def test_deployment_options_example(
     assert client.get("/jobs", headers=gatekeeper.system()).status_code == status
 
 
-def test_every_test_the_security_page_names_exists() -> None:
-    import re
-
-    page = (EXAMPLES.parent / "security.md").read_text()
-    named = set(re.findall(r"`(?:tests/\w+\.py::)?(test_\w+)", page))
-    sources = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
-    assert len(named) >= 10
-    for name in named:
-        assert f"def {name}(" in sources, name
+@pytest.mark.parametrize("page", [*sorted(p.name for p in DOCS.glob("*.md")), "../README.md"])
+def test_every_test_a_page_names_exists_where_it_says(page: str) -> None:
+    text = (DOCS / page).read_text()
+    tests = Path(__file__).parent
+    for file, name in re.findall(r"`tests/(\w+\.py)::(test_\w+)", text):
+        assert f"def {name}(" in (tests / file).read_text(), f"{page}: {file}::{name}"
+    sources = "".join(p.read_text() for p in tests.glob("test_*.py"))
+    for name in re.findall(r"`(test_\w+)", text):
+        assert f"def {name}(" in sources, f"{page}: {name}"
+    if page == "security.md":
+        assert len(re.findall(r"`(?:tests/\w+\.py::)?(test_\w+)", text)) >= 10
 
 
 def test_authenticators_example_serves_both_paths_own_keys_and_problem_details(

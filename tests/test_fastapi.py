@@ -1,17 +1,21 @@
 """The FastAPI guards: the user/system split, clients, sub-scopes, OpenAPI, test overrides."""
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from example_app.main import create_app
 from gatekeeper_auth import (
     CODES,
     ConfigurationError,
     GatekeeperGuard,
     GatekeeperMiddleware,
+    GatekeeperSettings,
     Identity,
     Refusal,
     require_system,
@@ -19,6 +23,7 @@ from gatekeeper_auth import (
 )
 from gatekeeper_auth.testing import (
     TEST_CLIENT_ID,
+    TEST_PASSWORD,
     FakeGatekeeper,
     system_identity,
     user_identity,
@@ -344,3 +349,36 @@ def test_each_refusal_says_what_would_have_been_let_in(
     with pytest.raises(Refusal) as refused:
         guard.rule.check(identity)
     assert refused.value.message == message
+
+
+def test_describe_guards_puts_sub_scopes_in_the_description_and_keeps_clients_private() -> None:
+    app = create_app(GatekeeperSettings(password=[SecretStr(TEST_PASSWORD)]))
+    paths = app.openapi()["paths"]
+    assert "sub-scopes: reports" in paths["/reports"]["get"]["description"]
+    # /openapi.json is public: the allow-list's client ids are listed only on request.
+    assert "clients: an allow-list" in paths["/system/admin"]["get"]["description"]
+    assert "3e1b5a8c" not in json.dumps(app.openapi())
+    assert "system requests only" in paths["/system/ping"]["get"]["description"]
+    assert "Gatekeeper" not in paths["/"]["get"]["description"]
+    assert json.dumps(paths).lower().count("x-dataporten") == 0
+
+
+def test_describe_guards_offers_oauth2_only_on_the_guarded_methods_of_a_path() -> None:
+    from fastapi import Depends, FastAPI
+    from fastapi.security import APIKeyHeader
+
+    from gatekeeper_auth import describe_guards, require_system
+
+    app = FastAPI()
+    key = APIKeyHeader(name="x-api-key")
+
+    @app.get("/r", dependencies=[Depends(require_system())])
+    async def guarded() -> None: ...
+
+    @app.post("/r", dependencies=[Depends(key)])
+    async def other() -> None: ...
+
+    describe_guards(app)
+    operations = app.openapi()["paths"]["/r"]
+    assert {"DataportenOAuth2": []} in operations["get"]["security"]
+    assert operations["post"]["security"] == [{"APIKeyHeader": []}]

@@ -1,12 +1,20 @@
 """GatekeeperMiddleware: who gets an identity, who gets refused, and what passes untouched."""
 
 import base64
+import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -14,9 +22,20 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gatekeeper_auth import ConfigurationError, GatekeeperMiddleware, get_identity
-from gatekeeper_auth.testing import TEST_PASSWORD, TEST_USER_ID, FakeGatekeeper
+from example_app.main import create_app
+from gatekeeper_auth import (
+    ConfigurationError,
+    GatekeeperMiddleware,
+    GatekeeperSettings,
+    get_identity,
+)
+from gatekeeper_auth.testing import (
+    TEST_PASSWORD,
+    TEST_USER_ID,
+    FakeGatekeeper,
+)
 from tests.helpers import assert_refused, build_app, http_scope, refusal_message
+from tests.servers import free_port, serve
 
 
 def basic(value: bytes) -> str:
@@ -422,3 +441,167 @@ async def test_a_path_with_a_newline_cannot_forge_a_log_line(
     assert lines
     assert all("\n" not in line for line in lines)  # repr escaped it
     assert "\\n" in lines[0]
+
+
+def test_bearer_token_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, make_client: Callable[..., TestClient]
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_BEARER_TOKEN", "env-shared-token")
+    monkeypatch.delenv("GATEKEEPER_PASSWORD", raising=False)
+    client = make_client(settings=GatekeeperSettings())
+    headers = FakeGatekeeper(bearer_token="env-shared-token").system()
+    assert client.get("/system", headers=headers).status_code == 200
+
+
+def test_the_middleware_reads_the_environment_when_given_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_PASSWORD", TEST_PASSWORD)
+    app = build_app()  # no options: GatekeeperSettings() from the environment
+    assert TestClient(app).get("/system", headers=FakeGatekeeper().system()).status_code == 200
+
+
+def test_explicit_options_ignore_the_environment(
+    monkeypatch: pytest.MonkeyPatch, make_client: Callable[..., TestClient]
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_ALLOWED_NETWORKS", "10.0.0.0/8")
+    client = make_client(password=TEST_PASSWORD)
+    assert client.get("/system", headers=FakeGatekeeper().system()).status_code == 200
+
+
+def test_cors_preflight_reaches_cors_middleware_as_anonymous() -> None:
+    client = TestClient(create_app(GatekeeperSettings(password=[SecretStr(TEST_PASSWORD)])))
+    response = client.options(
+        "/system/ping",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Authorization",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    refused = client.options(
+        "/system/ping",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert refused.status_code == 400
+
+
+def test_unauthenticated_call_with_only_gatekeeper_and_acr_is_anonymous(
+    client: TestClient,
+) -> None:
+    headers = {"X-Dataporten-Gatekeeper": "testapi", "X-Dataporten-Acr": ""}
+    assert client.get("/optional", headers=headers).json() is None
+    assert_refused(client.get("/system", headers=headers), "authentication_required")
+
+
+ROOT = Path(__file__).parent.parent
+
+
+NO_GATEKEEPER_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GATEKEEPER_")}
+
+
+BAD_APP = """
+from fastapi import FastAPI
+from gatekeeper_auth import GatekeeperMiddleware
+
+app = FastAPI()
+app.add_middleware(GatekeeperMiddleware)  # no password, no environment: misconfigured
+"""
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic " + base64.b64encode(b"dataporten:guess").decode()}],
+    ids=["no credentials", "wrong credentials"],
+)
+def test_no_401_ever_asks_the_browser_for_a_password(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    response = client.get("/system", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer ")
+
+
+def test_uvicorn_exits_with_the_message_when_the_middleware_is_misconfigured(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "bad_app.py").write_text(BAD_APP)
+    command = [sys.executable, "-m", "uvicorn", "bad_app:app", "--port", "0", "--lifespan", "auto"]
+    result = subprocess.run(  # noqa: S603
+        command,
+        cwd=tmp_path,
+        env=NO_GATEKEEPER_ENV,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "GatekeeperMiddleware needs password=" in result.stderr
+    assert "Application startup failed" in result.stderr
+    assert "appears unsupported" not in result.stderr
+
+
+def test_a_test_client_raises_the_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("GATEKEEPER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(ROOT / "docs")  # no .env here
+    app = FastAPI()
+    app.add_middleware(GatekeeperMiddleware)
+    with pytest.raises(ConfigurationError, match="needs password="), TestClient(app):
+        pass
+    with pytest.raises(ConfigurationError, match="needs password="):
+        TestClient(app).get("/")  # without the lifespan: the first request raises it
+
+
+def test_built_by_hand_the_middleware_raises_at_once() -> None:
+    with pytest.raises(ConfigurationError, match="got both password= and bearer_token="):
+        GatekeeperMiddleware(FastAPI(), password="p", bearer_token="t")
+
+
+def _chunked_with_trailer(port: int, headers: dict[str, str]) -> bytes:
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = (
+        "POST /kind HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        f"Transfer-Encoding: chunked\r\n{head}\r\n"
+        "2\r\nhi\r\n0\r\nX-Dataporten-Userid: 76a7a061-3c55-430d-8ee0-6f82ec42501f\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while chunk := sock.recv(4096):  # until the server closes: Connection: close
+            answer += chunk
+    return answer
+
+
+def _kind_app() -> Any:
+    app = build_app(**FakeGatekeeper().middleware_options())
+
+    @app.post("/kind")
+    async def kind(request: Request) -> JSONResponse:
+        await request.body()  # the whole request, trailer included, has been parsed now
+        identity = get_identity(request)
+        names = [name for name, _ in request.scope["headers"]]
+        return JSONResponse([identity.kind if identity else None, b"x-dataporten-userid" in names])
+
+    return app
+
+
+@pytest.mark.parametrize("http", ["h11", "httptools"])
+def test_a_trailer_cannot_turn_a_system_request_into_a_user_under_h11(http: str) -> None:
+    if http == "httptools":
+        pytest.importorskip("httptools")
+    port = free_port()
+    with serve(_kind_app(), port=port, http=http):
+        answer = _chunked_with_trailer(port, FakeGatekeeper().system())
+    kind, trailer_became_a_header = json.loads(answer.rsplit(b"\r\n\r\n", 1)[-1])
+    if http == "h11":  # what make run and the docs use
+        assert (kind, trailer_became_a_header) == ("system", False)
+    else:
+        # The risk docs/security.md describes: the trailer is in scope["headers"]. Whether the
+        # middleware saw it depends on whether the request was parsed before the app started
+        # (it usually is, one packet): never serve a gatekeeper-auth app with httptools.
+        assert trailer_became_a_header is True

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+import gatekeeper_auth
 from gatekeeper_auth import (
     GatekeeperMiddleware,
     Identity,
@@ -329,3 +330,17 @@ def test_request_auth_and_user_follow_starlettes_types_and_cannot_be_changed(
     assert isinstance(seen["user"], BaseUser)
     assert getattr(seen["auth"], "scopes", None) == ("authenticated", "user", "scope:read")
     assert seen["auth"] is not seen["user"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("requires_system", "system_endpoint"),
+        ("requires_user", "user_endpoint"),
+        ("requires_identity", "identity_endpoint"),
+    ],
+)
+def test_the_old_starlette_decorator_names_warn_and_work(old: str, new: str) -> None:
+    with pytest.warns(DeprecationWarning, match=f"renamed {new}"):
+        decorator = getattr(gatekeeper_auth, old)
+    assert decorator is getattr(gatekeeper_auth, new)
