@@ -15,7 +15,7 @@ import gatekeeper_auth.jwt as jwt_module
 from gatekeeper_auth.claims import EPPN, NIN
 from gatekeeper_auth.errors import ConfigurationError
 from gatekeeper_auth.fake_feide import DEFAULT_CLIENT, DEFAULT_USER, FakeFeideIssuer
-from gatekeeper_auth.identity import SecondaryId
+from gatekeeper_auth.identity import FrozenDict, SecondaryId
 from gatekeeper_auth.jwt import FeideJWT, looks_like_jwt
 from tests.helpers import python_without
 from tests.jwt_support import INVALID, b64, refusal, verifier, verify
@@ -48,15 +48,7 @@ def test_system_token_gives_a_system_identity(issuer: FakeFeideIssuer, feide: Fe
     assert identity.token is not None
     assert identity.token.get_secret_value() == token
     assert token not in repr(identity)
-    assert thaw(identity.claims) == pyjwt.decode(token, options={"verify_signature": False})
-
-
-def thaw(value: Any) -> Any:
-    if isinstance(value, MappingProxyType):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [thaw(v) for v in value]
-    return value
+    assert identity.claims == pyjwt.decode(token, options={"verify_signature": False})
 
 
 def test_user_token_gives_a_user_identity_with_secondary_ids(
@@ -102,12 +94,17 @@ def test_user_token_without_user_claims_is_a_user_by_its_sub(
 
 
 def test_claims_are_read_only_all_the_way_down(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
-    claims: Any = verify(feide, issuer.mint()).claims
-    assert isinstance(claims, MappingProxyType)
-    with pytest.raises(TypeError):
+    claims: Any = verify(feide, issuer.mint(claims={"groups": [{"id": "g"}]})).claims
+    assert isinstance(claims, FrozenDict)
+    with pytest.raises(TypeError, match="read-only"):
         claims["sub"] = "someone else"
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="read-only"):
         claims["act"]["sub"] = "someone else"
+    with pytest.raises(TypeError, match="read-only"):
+        claims.update(sub="someone else")
+    with pytest.raises(TypeError, match="read-only"):
+        claims["groups"][0]["id"] = "another"
+    assert claims["groups"] == ({"id": "g"},)  # arrays are tuples
 
 
 def test_scope_absent_gives_no_scopes(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
@@ -256,7 +253,6 @@ STRICT: dict[str, Any] = {
     "sub with a newline": lambda i: i.mint(claims={"sub": "a\nb"}),
     "scope a list": lambda i: i.mint(claims={"scope": ["read"]}),
     "act a string": lambda i: i.mint(claims={"act": "x"}),
-    "name a number": lambda i: i.mint(user_claims={"name": 1}),
     "eppn a list": lambda i: i.mint(user_claims={EPPN: ["a@b.no"]}),
     "too long": lambda i: i.mint(claims={"pad": "x" * 20_000}),
     "two segments": lambda i: i.mint().rsplit(".", 1)[0],
@@ -304,7 +300,6 @@ REASONS = {
     "sub with a newline": "the token's sub claim is not a printable string",
     "scope a list": "the token's scope claim is not a printable string",
     "act a string": "the token's act claim is not an object",
-    "name a number": "the token's name claim is not a printable string",
     "eppn a list": f"the token's {EPPN} claim is not a printable string",
     "too long": "the token is longer than 16384 bytes",
     "two segments": "the token is not three dot-separated segments",
