@@ -46,6 +46,8 @@ class GatekeeperSettings(BaseSettings):
     | `GATEKEEPER_JWT_ISSUER` | the JWT issuer (default Feide's, `https://auth.dataporten.no`) |
     | `GATEKEEPER_JWT_JWKS_URL` | the key set (default Feide's, `.../openid/jwks`) |
     | `GATEKEEPER_JWT_LEEWAY` | seconds of clock skew forgiven (default 30) |
+    | `GATEKEEPER_JWT_KEY_MAX_AGE` | seconds a key set serves before it is fetched again (900) |
+    | `GATEKEEPER_JWT_USERID_GRANT` | `true` (default): the data source gets the user id |
     """
 
     model_config = SettingsConfigDict(
@@ -69,6 +71,8 @@ class GatekeeperSettings(BaseSettings):
     jwt_issuer: str = FEIDE_ISSUER
     jwt_jwks_url: str = FEIDE_JWKS_URL
     jwt_leeway: float = 30.0
+    jwt_key_max_age: float = 900
+    jwt_userid_grant: bool = True
 
     @field_validator("password", "bearer_token", mode="before")
     @classmethod
@@ -150,6 +154,8 @@ class GatekeeperSettings(BaseSettings):
             issuer=self.jwt_issuer,
             jwks_url=self.jwt_jwks_url,
             leeway=self.jwt_leeway,
+            key_max_age=self.jwt_key_max_age,
+            userid_grant=self.jwt_userid_grant,
         )
 
 
