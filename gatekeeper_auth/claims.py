@@ -10,7 +10,6 @@ and `userid_grant` says whether a token without one may be taken for a system to
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, Final
 
 from pydantic import SecretStr
@@ -78,25 +77,29 @@ def identity_from_claims(
     the user id, a user's token can look exactly like that."""
     if claims.get("iss") != issuer:  # PyJWT compares exactly too; kept as a guard
         raise invalid("the token is from another issuer")
-    exp = _number(claims, "exp", required=True)
-    _number(claims, "iat", required=True)
-    _number(claims, "nbf", required=False)
-    client_id = _text(claims, "client_id", required=True) or ""
-    sub = _text(claims, "sub", required=True) or ""
-    scope = _text(claims, "scope", required=False, empty=True) or ""
-    if "act" in claims and not isinstance(claims["act"], dict):
+    exp = _number(claims.get("exp"), "exp")
+    _number(claims.get("iat"), "iat")
+    if (nbf := claims.get("nbf")) is not None:
+        _number(nbf, "nbf")
+    client_id = _text(claims.get("client_id"), "client_id")
+    sub = _text(claims.get("sub"), "sub")
+    scope = "" if (given := claims.get("scope")) is None else _text(given, "scope", empty=True)
+    if "act" in claims and type(claims["act"]) is not dict:
         raise invalid("the token's act claim is not an object")
     # Most tokens carry only the claims every token has: look at the others, usually none.
-    has_user_claim = any(
-        name in USER_CLAIMS or name in LOGIN_CLAIMS or name.startswith(FEIDE_CLAIM_PREFIX)
-        for name in claims.keys() - TOKEN_CLAIMS
-    )
+    has_user_claim = False
+    for name in claims:
+        if name not in TOKEN_CLAIMS and (
+            name in USER_CLAIMS or name in LOGIN_CLAIMS or name.startswith(FEIDE_CLAIM_PREFIX)
+        ):
+            has_user_claim = True
+            break
     secondary: tuple[SecondaryId, ...] = ()
     if has_user_claim:  # the eduPersonPrincipalName and the nin are user claims
         secondary = tuple(
-            SecondaryId(id_type, value)
+            SecondaryId(id_type, _text(value, name))
             for id_type, name in (("feide", EPPN), ("nin", NIN))
-            if (value := _text(claims, name, required=False))
+            if (value := claims.get(name)) is not None
         )
     if sub != client_id or has_user_claim:
         kind: Kind = "user"
@@ -117,35 +120,31 @@ def identity_from_claims(
     return identity, exp
 
 
-def _number(claims: Mapping[str, Any], name: str, *, required: bool) -> float:
-    value = claims.get(name)
-    if value is None and not required:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def _number(value: Any, name: str) -> float:
+    if type(value) not in _NUMBERS or not math.isfinite(value):
         raise invalid(f"the token's {name} claim is not a number")
     return float(value)
 
 
-def _text(
-    claims: Mapping[str, Any], name: str, *, required: bool, empty: bool = False
-) -> str | None:
-    value = claims.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (not value and not empty) or not value.isprintable():
+def _text(value: Any, name: str, *, empty: bool = False) -> str:
+    if type(value) is not str or (not value and not empty) or not value.isprintable():
         raise invalid(f"the token's {name} claim is not a printable string")
     return value
 
 
 def _frozen(value: Any) -> Any:
-    """A read-only copy: objects as `FrozenDict`, arrays as tuples, all the way down."""
-    if isinstance(value, dict):
-        return FrozenDict(
-            {k: _frozen(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
-        )
-    if isinstance(value, list):
-        return tuple(_frozen(v) if isinstance(v, _NESTED) else v for v in value)
+    """A read-only copy: objects as `FrozenDict`, arrays as tuples, all the way down. JSON
+    gives exact dicts and lists; every other value is immutable, and shared as it is."""
+    if type(value) is dict:
+        frozen = FrozenDict(value)
+        for name, item in value.items():
+            if type(item) in _NESTED:
+                dict.__setitem__(frozen, name, _frozen(item))
+        return frozen
+    if type(value) is list:
+        return tuple([_frozen(item) if type(item) in _NESTED else item for item in value])
     return value
 
 
-_NESTED: Final = (dict, list)
+_NUMBERS: Final = frozenset({int, float})  # not bool, a subclass of int
+_NESTED: Final = frozenset({dict, list})

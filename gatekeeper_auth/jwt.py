@@ -181,7 +181,7 @@ class FeideJWT:
         if not looks_like_jwt(token):
             raise invalid("the token is not three dot-separated segments")
         _check_canonical(token)
-        kid = _header_kid(token.partition(b".")[0])
+        kid = _header_kid(token[: token.index(b".")])
         key = await self.keys.get(kid)
         if key is None:
             if not self.keys.loaded:
