@@ -13,6 +13,7 @@ without the middleware, under a bounded keep-alive load from this process.
 import argparse
 import asyncio
 import base64
+import itertools
 import json
 import os
 import platform
@@ -49,6 +50,8 @@ from gatekeeper_auth import FeideJWT, GatekeeperMiddleware, Identity, require_sy
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
 
 PASSWORD = "benchmark-password"
+#: Where the gatekeeper calls from (Sikt's address space); every request comes from 158.38.0.10.
+NETWORKS = ["158.38.0.0/16", "2001:700::/32"]
 CLIENT = "42b0c02e-0dda-4882-9da0-882a4b1abad6"
 AUTHORIZATION = "Basic " + base64.b64encode(f"dataporten:{PASSWORD}".encode()).decode()
 # What a verified system request from the gatekeeper looks like, with usual client headers.
@@ -143,6 +146,8 @@ def starlette_app(middleware: str | None) -> ASGIApp:
         app.add_middleware(LookupMiddleware)
     elif middleware == "gatekeeper":
         app.add_middleware(GatekeeperMiddleware, password=PASSWORD)
+    elif middleware == "gatekeeper_networks":  # the gatekeeper's addresses configured too
+        app.add_middleware(GatekeeperMiddleware, password=PASSWORD, allowed_networks=NETWORKS)
     elif middleware == "authmw":
         app.add_middleware(AuthenticationMiddleware, backend=UsualBackend())
     elif middleware == "gatekeeper_and_jwt":  # both paths configured, as during a migration
@@ -262,10 +267,15 @@ def jwt_seen_before(_: int) -> list[tuple[bytes, bytes]]:
     return list(JWT_HEADERS)
 
 
-def new_token_each_time(i: int) -> list[tuple[bytes, bytes]]:
-    """Defeats the identity cache: every request carries another X-Dataporten-Token."""
+_tokens = itertools.count()
+
+
+def new_token_each_time(_: int) -> list[tuple[bytes, bytes]]:
+    """Defeats the caller cache: every request of the whole run carries another
+    X-Dataporten-Token, never one of an earlier round."""
     headers = list(HEADERS)
-    headers[-2] = (b"x-dataporten-token", f"5b1f3a2e-9c1d-4f0a-8e7b-{i:012d}".encode())
+    token = f"5b1f3a2e-9c1d-4f0a-8e7b-{next(_tokens):012d}".encode()
+    headers[-2] = (b"x-dataporten-token", token)
     return headers
 
 
@@ -275,6 +285,7 @@ VARIANTS: dict[str, tuple[Callable[[], ASGIApp], Callable[[int], list[tuple[byte
     "starlette_lookup": (lambda: starlette_app("lookup"), same_headers),
     "starlette_gatekeeper": (lambda: starlette_app("gatekeeper"), same_headers),
     "starlette_gatekeeper_uncached": (lambda: starlette_app("gatekeeper"), new_token_each_time),
+    "starlette_gatekeeper_networks": (lambda: starlette_app("gatekeeper_networks"), same_headers),
     "starlette_authmw": (lambda: starlette_app("authmw"), same_headers),
     "starlette_jwt_seen_before": (lambda: starlette_app("gatekeeper_and_jwt"), jwt_seen_before),
     "fastapi_bare": (lambda: fastapi_app("bare"), same_headers),
@@ -390,6 +401,8 @@ def http_level(seconds: float, slices: int) -> dict[str, float]:
 
 TARGETS = {
     "gatekeeper_vs_noop": ("<=", 1.10),
+    "gatekeeper_vs_lookup": ("<=", 1.10),
+    "networks_vs_gatekeeper": ("<=", 1.2),
     "gatekeeper_vs_authmw": ("<=", 0.85),
     "require_system_vs_fastapi_bare": ("<=", 1.10),
     "require_system_vs_httpbasic": ("<=", 1.0),
@@ -405,6 +418,7 @@ RATIOS = {
     "lookup_vs_noop": ("starlette_lookup", "starlette_noop"),
     "gatekeeper_vs_lookup": ("starlette_gatekeeper", "starlette_lookup"),
     "gatekeeper_uncached_vs_noop": ("starlette_gatekeeper_uncached", "starlette_noop"),
+    "networks_vs_gatekeeper": ("starlette_gatekeeper_networks", "starlette_gatekeeper"),
     "require_system_vs_fastapi_bare": ("fastapi_require_system", "fastapi_bare"),
     "require_system_vs_trivial_dependency": (
         "fastapi_require_system",

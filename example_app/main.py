@@ -22,6 +22,7 @@ from gatekeeper_auth import (
     Identity,
     describe_guards,
     optional_identity,
+    require_group,
     require_identity,
     require_system,
     require_user,
@@ -31,6 +32,8 @@ from gatekeeper_auth import (
 DEMO_PASSWORD = "demo-gatekeeper-password"
 #: The client that example_app/devgate.toml registers first, allowed on /system/admin.
 REPORTS_CLIENT = "3e1b5a8c-7d2f-4c6a-9b1e-5f8d2c7a4e90"
+#: The organisation whose employees may read /staff/reports (example_app/devgate.toml's groups).
+EXAMPLE_ORG = "fc:org:example.org"
 #: Where `make run` serves the development gatekeeper (example_app/run.py).
 GATEKEEPER_URL = "http://127.0.0.1:8000"
 
@@ -116,6 +119,15 @@ def create_app(settings: GatekeeperSettings | None = None) -> FastAPI:
         """System requests from one allowed client only."""
         return {"admin": caller.client_id}
 
+    # Feide's groups API, asked with the caller's own token: the subtoken on the gatekeeper
+    # path, a Feide API token exchanged for the JWT on the JWT path (GATEKEEPER_FEIDE_*).
+    employees = require_group(EXAMPLE_ORG, affiliation="employee", feide=settings.feide_api())
+
+    @app.get("/staff/reports")
+    async def staff_reports(caller: Annotated[Identity, Depends(employees)]) -> dict[str, object]:
+        """Employees of Example University only: a student there gets 403 group_missing."""
+        return {"staff_reports": ["2026-q4"], "for": caller.user_id or caller.client_id}
+
     @app.get("/user/or-service")
     async def user_or_service(caller: UserOrService) -> dict[str, str]:
         """A user, unless a system client holding the sub-scope `act-for-users`."""
@@ -133,7 +145,7 @@ def create_app(settings: GatekeeperSettings | None = None) -> FastAPI:
     gatekeeper, token_url = swagger_urls()
     # "Try it out" must go through the gatekeeper: the backend refuses a bare token.
     app.servers = [{"url": gatekeeper, "description": "the API gatekeeper"}]
-    describe_guards(app, token_url=token_url)
+    describe_guards(app, token_url=token_url, api="exampleapi")
     app.mount("/legacy", legacy.app)
     app.add_middleware(GatekeeperMiddleware, settings=settings)
     # CORS outermost: the gatekeeper forwards preflight OPTIONS without credentials, so the

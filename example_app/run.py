@@ -1,11 +1,13 @@
 """`make run`: the example service on 127.0.0.1:8001 behind the development gatekeeper on :8000.
 
 The dev gatekeeper is a local Feide too, and the service also takes its JWTs for the demo data
-source, called directly. Prints a walk-through of curl commands once both answer. Ctrl-C stops
-both.
+source, called directly; it serves Feide's groups API and userinfo for the demo users
+(GROUPS_URL, USERINFO_URL). Prints a walk-through of curl commands once both answer. Ctrl-C
+stops both.
 `python -m example_app.run --without-userid` runs the same pair as an API without the `userid`
-grant: the dev gatekeeper sends no user id, and the service runs with
-`GATEKEEPER_USERID_GRANT=false`, so its system routes are closed.
+grant, on both paths: the dev gatekeeper sends no user id, the demo data source's JWTs carry the
+client id as `sub`, and the service runs with `GATEKEEPER_USERID_GRANT=false` and
+`GATEKEEPER_JWT_USERID_GRANT=false`, so its system routes are closed.
 """
 
 import argparse
@@ -25,6 +27,9 @@ from gatekeeper_auth.devgate.config import DevGateConfig
 HERE = Path(__file__).parent
 GATEKEEPER = "http://127.0.0.1:8000"
 BACKEND = "http://127.0.0.1:8001"
+#: The local Feide's groups API and extended userinfo, on the dev gatekeeper's address.
+GROUPS_URL = f"{GATEKEEPER}/groups/me/groups"
+USERINFO_URL = f"{GATEKEEPER}/userinfo/v1/userinfo"
 #: The demo data source of example_app/devgate.toml: the audience of the JWTs the service takes.
 AUDIENCE = DevGateConfig.load(HERE / "devgate.toml").datasources[0].audience
 SYSTEM_CLIENT = "3e1b5a8c-7d2f-4c6a-9b1e-5f8d2c7a4e90:reports-secret"
@@ -40,12 +45,30 @@ def exchange(client: str, subject: str) -> str:
   {GATEKEEPER}/oauth/token | {TOKEN_OF}"""
 
 
-def jwt_environment() -> dict[str, str]:
-    """What makes the service take the local Feide's JWTs for the demo data source."""
+def jwt_environment(*, without_userid: bool = False) -> dict[str, str]:
+    """What makes the service take the local Feide's JWTs for the demo data source. Its
+    `userid_grant` matches the data source's grant in devgate.toml (`grants = ["userid"]`),
+    which `--without-userid` takes away (`--grants` of the dev gatekeeper)."""
     return {
         "GATEKEEPER_JWT_AUDIENCE": AUDIENCE,
         "GATEKEEPER_JWT_ISSUER": GATEKEEPER,
         "GATEKEEPER_JWT_JWKS_URL": f"{GATEKEEPER}/openid/jwks",
+        "GATEKEEPER_JWT_USERID_GRANT": "false" if without_userid else "true",
+    }
+
+
+def feide_environment() -> dict[str, str]:
+    """What points the service's FeideAPI at the local Feide: its groups API and userinfo, and
+    its token endpoint, where the demo data source's own client exchanges the JWTs it gets."""
+    config = DevGateConfig.load(HERE / "devgate.toml")
+    own = config.datasources[0].audience.rsplit("/", 1)[1]  # a data source's client is its id
+    datasource = next(client for client in config.clients if client.id == own)
+    return {
+        "GATEKEEPER_FEIDE_GROUPS_URL": GROUPS_URL,
+        "GATEKEEPER_FEIDE_USERINFO_URL": USERINFO_URL,
+        "GATEKEEPER_FEIDE_TOKEN_URL": f"{GATEKEEPER}/oauth/token",
+        "GATEKEEPER_FEIDE_CLIENT_ID": datasource.id,
+        "GATEKEEPER_FEIDE_CLIENT_SECRET": datasource.secret.get_secret_value(),
     }
 
 
@@ -85,6 +108,21 @@ curl -s -H "Authorization: Bearer $JWT" {BACKEND}/system/ping; echo
 # 9. Alice's token exchanged (by web-app, which holds it), same route: 403 user_token_not_allowed
 USER_JWT=$({exchange(USER_CLIENT, "USER_TOKEN")})
 curl -s -H "Authorization: Bearer $USER_JWT" {BACKEND}/system/ping; echo
+
+# 10. A route for employees of Example University, which asks Feide's groups API with the
+#     caller's own token. Alice is one: 200
+curl -s -H "Authorization: Bearer $USER_TOKEN" {GATEKEEPER}/staff/reports; echo
+
+# 11. Bob is a student there: 403 group_missing
+BOB_TOKEN=$(curl -s -u {USER_CLIENT} -d grant_type=password \\
+  -d username=bob -d password=bob-password {GATEKEEPER}/oauth/token | {TOKEN_OF})
+curl -s -H "Authorization: Bearer $BOB_TOKEN" {GATEKEEPER}/staff/reports; echo
+
+# 12. A system token: 403 system_token_not_allowed (Feide is not asked)
+curl -s -H "Authorization: Bearer $TOKEN" {GATEKEEPER}/staff/reports; echo
+
+# 13. Alice's JWT, straight to the service: 200 (it exchanges the JWT for a Feide API token)
+curl -s -H "Authorization: Bearer $USER_JWT" {BACKEND}/staff/reports; echo
 """
 
 
@@ -108,6 +146,17 @@ curl -s -H "Authorization: Bearer $USER_TOKEN" {GATEKEEPER}/user/me; echo
 
 # 3. The user token on the system route: 403 as well
 curl -s -H "Authorization: Bearer $USER_TOKEN" {GATEKEEPER}/system/ping; echo
+
+# The same on the JWT path: the demo data source has no userid grant now, so sub in a user's
+# JWT is the client id, and the service runs with GATEKEEPER_JWT_USERID_GRANT=false.
+
+# 4. A system JWT, straight to the service, on the system route: 403 userid_grant_missing
+JWT=$({exchange(SYSTEM_CLIENT, "TOKEN")})
+curl -s -H "Authorization: Bearer $JWT" {BACKEND}/system/ping; echo
+
+# 5. Alice's JWT on a user route: 200, with "user_id": null (her name claim shows a user)
+USER_JWT=$({exchange(USER_CLIENT, "USER_TOKEN")})
+curl -s -H "Authorization: Bearer $USER_JWT" {BACKEND}/user/me; echo
 """
 
 
@@ -180,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     env = {
         **os.environ,
         "GATEKEEPER_PASSWORD": os.environ.get("GATEKEEPER_PASSWORD", DEMO_PASSWORD),
-        **jwt_environment(),
+        **jwt_environment(without_userid=without_userid),
+        **feide_environment(),
     }
     if without_userid:
         env["GATEKEEPER_USERID_GRANT"] = "false"

@@ -6,12 +6,16 @@ from gatekeeper_auth import starlette as _starlette
 from gatekeeper_auth.errors import CODES, ConfigurationError, Refusal
 from gatekeeper_auth.fastapi import (
     GatekeeperGuard,
+    GroupGuard,
     describe_guards,
     optional_identity,
+    require_group,
     require_identity,
     require_system,
     require_user,
 )
+from gatekeeper_auth.feide_api import FeideAPI, Group
+from gatekeeper_auth.gatekeeper import Gatekeeper
 from gatekeeper_auth.identity import Identity, Kind, SecondaryId, Source
 from gatekeeper_auth.jwt import FeideJWT
 from gatekeeper_auth.middleware import GatekeeperMiddleware
@@ -19,6 +23,7 @@ from gatekeeper_auth.rules import get_identity
 from gatekeeper_auth.settings import GatekeeperSettings
 from gatekeeper_auth.starlette import (
     GatekeeperUser,
+    group_endpoint,
     identity_endpoint,
     system_endpoint,
     user_endpoint,
@@ -27,11 +32,15 @@ from gatekeeper_auth.starlette import (
 __all__ = [
     "CODES",
     "ConfigurationError",
+    "FeideAPI",
     "FeideJWT",
+    "Gatekeeper",
     "GatekeeperGuard",
     "GatekeeperMiddleware",
     "GatekeeperSettings",
     "GatekeeperUser",
+    "Group",
+    "GroupGuard",
     "Identity",
     "Kind",
     "Refusal",
@@ -39,8 +48,10 @@ __all__ = [
     "Source",
     "describe_guards",
     "get_identity",
+    "group_endpoint",
     "identity_endpoint",
     "optional_identity",
+    "require_group",
     "require_identity",
     "require_system",
     "require_user",

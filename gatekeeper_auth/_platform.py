@@ -31,6 +31,16 @@ GROUPS_URL: Final = "https://groups-api.dataporten.no/groups/me/groups"
 USERINFO_URL: Final = "https://api.dataporten.no/userinfo/v1/userinfo"
 #: A data source's audience is this prefix and its id.
 DATASOURCE_PREFIX: Final = "https://n.feide.no/datasources/"
+#: The audience a token exchange names to get an access token for Feide's own APIs.
+FEIDE_API_AUDIENCE: Final = FEIDE_ISSUER
+#: The login and OpenID userinfo endpoints Feide's discovery document lists.
+AUTHORIZATION_URL: Final = "https://auth.dataporten.no/oauth/authorization"
+OPENID_USERINFO_URL: Final = "https://auth.dataporten.no/openid/userinfo"
+
+#: Access tokens live 8 hours; 680 days with the `longterm` scope.
+TOKEN_LIFETIME: Final = 8 * 3600
+LONGTERM_SCOPE: Final = "longterm"
+LONGTERM_LIFETIME: Final = 680 * 24 * 3600
 
 #: OAuth 2.0 grant types and RFC 8693 token types.
 CLIENT_CREDENTIALS: Final = "client_credentials"
@@ -54,14 +64,20 @@ def header_names(prefix: str = HEADER_PREFIX) -> tuple[str, ...]:
 
 
 def gatekeeper_headers(
-    values: Mapping[str, str | None], prefix: str = HEADER_PREFIX
+    values: Mapping[str, str | None], prefix: str = HEADER_PREFIX, *, as_written: bool = False
 ) -> dict[str, str]:
     """The headers the gatekeeper sends for `values` (field name -> value), as its proxy does:
-    a value that is None or empty is never sent (setting an nginx header to "" removes it)."""
+    a value that is None or empty is never sent (setting an nginx header to "" removes it).
+    `as_written=True` spells the names as the platform writes them: the prefix and the field
+    in lower case (`X-Dataporten-userid-sec`)."""
     unknown = values.keys() - set(HEADER_FIELDS)
     if unknown:
         raise ValueError(f"not a gatekeeper header: {', '.join(sorted(unknown))}")
-    return {prefix + field: value for field, value in values.items() if value}
+    return {
+        prefix + (field.lower() if as_written else field): value
+        for field, value in values.items()
+        if value
+    }
 
 
 def basic(username: str, password: str) -> str:
@@ -92,3 +108,9 @@ def parse_basic(value: bytes) -> tuple[bytes, bytes] | None:
 def scope_list(names: Iterable[str]) -> str:
     """Sub-scopes as the gatekeeper's Scopes header writes them: comma separated."""
     return ",".join(names)
+
+
+def gatekeeper_scope(api: str, sub_scope: str | None = None) -> str:
+    """The scope a client asks for: `gk_<api>` (the API's basic scope) or
+    `gk_<api>_<sub_scope>`, which reaches the backend as `<sub_scope>` in the Scopes header."""
+    return f"gk_{api}" if sub_scope is None else f"gk_{api}_{sub_scope}"

@@ -12,20 +12,19 @@ async with httpx2.AsyncClient(auth=jwt_auth) as http:      # a data source takin
 
 Both are `httpx2.Auth` and `httpx.Auth` at once (one flow serves both libraries and both sync
 and async clients). A token is cached until shortly before it expires, fetched once for any
-number of concurrent requests, and fetched again once if the API answers 401. Secrets and
-tokens never appear in reprs or logs.
+number of concurrent requests (which share its outcome, token or error), and fetched again once
+if the API answers 401. Token requests never follow redirects. Secrets and tokens never appear
+in reprs, logs or error messages.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
+import contextlib
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 try:
     import httpx2
@@ -35,38 +34,131 @@ except ImportError:  # pragma: no cover - exercised in a subprocess by the packa
         "pip install 'gatekeeper-auth[client]'"
     ) from None
 
-from gatekeeper_auth._platform import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, TOKEN_URL, client_basic
+from gatekeeper_auth._platform import (
+    ACCESS_TOKEN_TYPE,
+    CLIENT_CREDENTIALS,
+    TOKEN_EXCHANGE,
+    TOKEN_URL,
+    client_basic,
+)
+from gatekeeper_auth._token_response import (
+    TokenError,
+    checked_token_url,
+    error_of,
+    redirect_refused,
+    token_from,
+)
 
 if TYPE_CHECKING:
     _HttpxAuth = object
+    _HttpxStream = object
 else:
     try:  # httpx is optional: with it installed, the same objects serve httpx clients too
-        from httpx import Auth as _HttpxAuth
+        import httpx
     except ImportError:
-        _HttpxAuth = object
+        _HttpxAuth = _HttpxStream = object
+    else:
+        _HttpxAuth = httpx.Auth
+
+        class _HttpxStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+            """httpx's request bodies, so that `_SentOnce` is one for httpx clients too."""
+
 
 DATAPORTEN_TOKEN_URL = TOKEN_URL
 
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 Request = Any  # an httpx2.Request or an httpx.Request: the flow builds its own of the same kind
 Response = Any
 
 
-class TokenError(Exception):
-    """The token endpoint refused, failed or answered something that is not a token."""
+class _SentOnce(httpx2.SyncByteStream, httpx2.AsyncByteStream, _HttpxStream):
+    """A token request's body, which goes out once.
 
-    def __init__(self, error: str, description: str, status_code: int | None = None) -> None:
-        super().__init__(f"token endpoint: {error}: {description}")
-        self.error = error
-        self.description = description
-        self.status_code = status_code
+    A client with `follow_redirects=True` follows redirects for the requests of an auth flow
+    too, and sends the body again to the Location of a 307 or 308: it drops the Basic header
+    when the origin changes, but the body holds an exchange's subject token. Asked for it a
+    second time, this raises `TokenError` instead, before a byte of it goes.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self._body: bytes | None = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._take()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._take()
+
+    def _take(self) -> bytes:
+        body, self._body = self._body, None
+        if body is None:
+            raise redirect_refused("307 or 308")
+        return body
+
+
+class _Refresh:
+    """One token fetch in flight, and its outcome for every request that waited for it.
+
+    Requests that find no fresh token while a fetch runs wait for it, in threads or in event
+    loops, and share what it gives: the token, or the `TokenError`. A failing endpoint thus sees
+    `attempts` POSTs per refresh, not per waiter; the next request after it starts a new one.
+    A fetch that ends with neither (cancelled, or a network error, which httpx raises outside
+    the flow) leaves its waiters to try again, one refresh at a time.
+    """
+
+    def __init__(self) -> None:
+        self.outcome: str | TokenError | None = None
+        self._thread = threading.get_ident()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._loops: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def finish(self, outcome: str | TokenError | None) -> None:
+        with self._lock:
+            self.outcome = outcome
+            self._done.set()
+            loops, self._loops = self._loops, []
+        for loop, woken in loops:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits there
+                loop.call_soon_threadsafe(_wake, woken)
+
+    def wait(self) -> bool:
+        """Block until it finishes; False at once in the thread that started it, where it runs
+        as a task of this thread's event loop, which cannot go on while this thread blocks."""
+        if self._thread == threading.get_ident() and not self._done.is_set():
+            return False
+        self._done.wait()
+        return True
+
+    async def wait_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+        with self._lock:
+            if self._done.is_set():
+                return
+            self._loops.append((loop, woken))
+        await woken
+
+    def token(self) -> str | None:
+        """The token it fetched, or None if it ended without one; its `TokenError` is raised
+        anew in each waiter (one exception object is not raised in many threads)."""
+        outcome = self.outcome
+        if isinstance(outcome, TokenError):
+            raise TokenError(outcome.error, outcome.description, outcome.status_code)
+        return outcome
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():  # a waiter that was cancelled no longer waits
+        woken.set_result(None)
 
 
 class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
-    """The shared flow: a cached bearer token, one fetch at a time, one retry after a 401.
+    """The shared flow: a cached bearer token, one refresh at a time, one retry after a 401.
 
-    Subclasses say how to fetch (`_fetch`, a generator of token-endpoint requests that returns
-    the token and its lifetime in seconds).
+    `_flow` is the one flow for sync and async clients. Besides requests it yields a `_Refresh`
+    to wait for, which the two drivers below (httpx's pair, `sync_auth_flow` and
+    `async_auth_flow`) wait for each in its own way. Subclasses say how to fetch (`_fetch`, a
+    generator of token-endpoint requests that returns the token and its lifetime in seconds).
     """
 
     refresh_margin: float
@@ -76,77 +168,98 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
             raise ValueError("attempts must be at least 1")
         self.refresh_margin = refresh_margin
         self.attempts = attempts
-        self._token: str | None = None
-        self._stale_at = 0.0
         #: How many tokens this instance has fetched: for tests and metrics.
         self.fetches = 0
-        self._thread_lock = threading.Lock()
-        # An asyncio.Lock belongs to one event loop: a client used from another loop gets its own.
-        self._async_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        # Guards the token, its staleness and the refresh in flight; never held across a yield.
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._stale_at = 0.0
+        self._refresh: _Refresh | None = None
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        """Both libraries call the two flows below; this one (their common base) is the sync."""
+        """Both libraries call the two drivers below; this one (their common base) is the sync."""
         return self.sync_auth_flow(request)
 
     def sync_auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        for last_try in (False, True):
-            token = self._fresh_token()
-            if token is None:
-                with self._thread_lock:  # one fetch; the other threads wait, then reuse it
-                    token = self._fresh_token() or (yield from self._drive_sync(request))
-            response = yield self._authorize(request, token)
-            if response.status_code != 401 or last_try:
-                return
-            self._forget(token)
+        flow = self._flow(request)
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, _Refresh):
+                    sent = step.wait()
+                else:
+                    sent = yield step
+                    if step is not request:
+                        sent.read()  # a token response: the flow reads its JSON
+                step = flow.send(sent)
+        except StopIteration:
+            return
+        finally:
+            flow.close()
 
     async def async_auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
+        flow = self._flow(request)
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, _Refresh):
+                    await step.wait_async()
+                    sent = True
+                else:
+                    sent = yield step
+                    if step is not request:
+                        await sent.aread()
+                step = flow.send(sent)
+        except StopIteration:
+            return
+        finally:
+            flow.close()
+
+    def _flow(self, request: Request) -> Generator[Request | _Refresh, Any, None]:
         for last_try in (False, True):
-            token = self._fresh_token()
-            if token is None:
-                async with self._lock():  # one fetch; the other tasks wait, then reuse it
-                    token = self._fresh_token()
-                    if token is None:
-                        # An async generator cannot `yield from`: drive `_fetch_and_store` by hand.
-                        fetch = self._fetch_and_store(request)
-                        outgoing = next(fetch)
-                        while token is None:
-                            incoming = yield outgoing
-                            await incoming.aread()
-                            try:
-                                outgoing = fetch.send(incoming)
-                            except StopIteration as done:
-                                token = done.value
-            response = yield self._authorize(request, token)
+            token = yield from self._token_for(request)
+            request.headers["Authorization"] = f"Bearer {token}"
+            response = yield request
             if response.status_code != 401 or last_try:
                 return
             self._forget(token)
 
-    def _lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if self._async_lock is None or self._async_lock[0] is not loop:
-            self._async_lock = (loop, asyncio.Lock())
-        return self._async_lock[1]
-
-    def _drive_sync(self, request: Request) -> Generator[Request, Response, str]:
-        fetch = self._fetch_and_store(request)
-        outgoing = next(fetch)
+    def _token_for(self, request: Request) -> Generator[Request | _Refresh, Any, str]:
+        """The cached token if fresh, else what the refresh in flight gives, joined or started."""
         while True:
-            incoming = yield outgoing
-            incoming.read()
-            try:
-                outgoing = fetch.send(incoming)
-            except StopIteration as done:
-                token: str = done.value
+            with self._lock:
+                if self._token is not None and time.monotonic() < self._stale_at:
+                    return self._token
+                refresh = self._refresh
+                if refresh is None:
+                    refresh = self._refresh = _Refresh()
+                    break
+            if not (yield refresh):  # it cannot be waited for here (see `_Refresh.wait`)
+                return (yield from self._fetch_and_store(request))
+            token = refresh.token()
+            if token is not None:
                 return token
+        outcome: str | TokenError | None = None
+        try:
+            outcome = yield from self._fetch_and_store(request)
+            return outcome
+        except TokenError as error:
+            outcome = error
+            raise
+        finally:
+            with self._lock:
+                self._refresh = None
+            refresh.finish(outcome)
 
-    def _fetch_and_store(self, request: Request) -> Generator[Request, Response, str]:
+    def _fetch_and_store(self, request: Request) -> Generator[Request | _Refresh, Any, str]:
         token, lifetime = yield from self._fetch(request)
-        self._token = token
-        self._stale_at = time.monotonic() + max(0.0, lifetime - self.refresh_margin)
-        self.fetches += 1
+        with self._lock:
+            self._token = token
+            self._stale_at = time.monotonic() + max(0.0, lifetime - self.refresh_margin)
+            self.fetches += 1
         return token
 
-    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
+    def _fetch(self, request: Request) -> Generator[Request | _Refresh, Any, tuple[str, float]]:
         raise NotImplementedError
 
     def _post(
@@ -154,34 +267,47 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
     ) -> Generator[Request, Response, Response]:
         """POST `form` to a token endpoint, retrying a 5xx up to `attempts` times in all.
 
-        The request is of the same library as `request`, with the same timeouts; the caller
-        reads each response's body before sending it in (sync or async).
+        The request is of the same library as `request`, with the same timeouts; the drivers
+        read each response's body before sending it in. It never follows a redirect: its body
+        goes out once (`_SentOnce`), and a 3xx, or an answer from wherever the client followed
+        one to, is a `TokenError`.
         """
-        headers = {}
-        if basic is not None:
-            headers["Authorization"] = client_basic(*basic)
+        headers = {} if basic is None else {"Authorization": client_basic(*basic)}
         for attempt in range(1, self.attempts + 1):
-            token_request = type(request)(
-                "POST", url, data=form, headers=headers, extensions=dict(request.extensions)
-            )
+            token_request = _post_once(type(request), url, form, headers, request.extensions)
             response = yield token_request
+            if response.request is not token_request:  # the client followed a redirect
+                hops = (r.status_code for r in response.history if r.request is token_request)
+                raise redirect_refused(next(hops, "3xx"))
+            if 300 <= response.status_code < 400:
+                raise redirect_refused(response.status_code)
             if response.status_code < 500 or attempt == self.attempts:
                 return response
         raise AssertionError("unreachable")
 
-    def _fresh_token(self) -> str | None:
-        if self._token is not None and time.monotonic() < self._stale_at:
-            return self._token
-        return None
-
     def _forget(self, token: str) -> None:
         """The API refused `token`: drop it, unless another request already replaced it."""
-        if self._token == token:
-            self._token = None
+        with self._lock:
+            if self._token == token:
+                self._token = None
 
-    def _authorize(self, request: Request, token: str) -> Request:
-        request.headers["Authorization"] = f"Bearer {token}"
-        return request
+
+def _post_once(
+    kind: type,
+    url: str,
+    form: dict[str, str],
+    headers: dict[str, str],
+    extensions: Mapping[str, Any],
+) -> Request:
+    """A POST of `form` whose body goes out once (see `_SentOnce`)."""
+    encoded = kind("POST", url, data=form, headers=headers)  # the library sets Host, length, type
+    return kind(
+        "POST",
+        url,
+        headers=encoded.headers,
+        stream=_SentOnce(encoded.content),
+        extensions=dict(extensions),
+    )
 
 
 class ClientCredentialsAuth(_CachedTokenAuth):
@@ -212,8 +338,8 @@ class ClientCredentialsAuth(_CachedTokenAuth):
     def __repr__(self) -> str:
         return f"ClientCredentialsAuth(client_id={self.client_id!r}, token_url={self.token_url!r})"
 
-    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
-        form = {"grant_type": "client_credentials"}
+    def _fetch(self, request: Request) -> Generator[Request | _Refresh, Any, tuple[str, float]]:
+        form = {"grant_type": CLIENT_CREDENTIALS}
         if self.scopes is not None:
             form["scope"] = self.scopes
         basic = (self.client_id, self._secret)
@@ -265,10 +391,10 @@ class TokenExchangeAuth(_CachedTokenAuth):
             f"token_url={self.token_url!r})"
         )
 
-    def _fetch(self, request: Request) -> Generator[Request, Response, tuple[str, float]]:
+    def _fetch(self, request: Request) -> Generator[Request | _Refresh, Any, tuple[str, float]]:
         subject = self.subject
         if isinstance(subject, ClientCredentialsAuth):
-            subject_token = subject._fresh_token() or (yield from subject._fetch_and_store(request))
+            subject_token = yield from subject._token_for(request)
         else:
             subject_token = subject
         form = {
@@ -283,73 +409,19 @@ class TokenExchangeAuth(_CachedTokenAuth):
         if self.client_id is not None and self._secret is not None:
             basic = (self.client_id, self._secret)
         response = yield from self._post(request, self.token_url, form, basic)
-        if isinstance(subject, ClientCredentialsAuth) and _error_of(response) == "invalid_grant":
+        if isinstance(subject, ClientCredentialsAuth) and error_of(response)[0] == "invalid_grant":
             # The subject token was revoked or forgotten (a restart of the issuer): fetch a new
             # one and try once more, rather than fail until the cached one goes stale.
             subject._forget(subject_token)
-            form["subject_token"] = yield from subject._fetch_and_store(request)
+            form["subject_token"] = yield from subject._token_for(request)
             response = yield from self._post(request, self.token_url, form, basic)
         return token_from(response, jwt=True)
 
 
-def checked_token_url(url: str) -> str:
-    """`url` if a secret may be sent there: https, or plain http only on a loopback address."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        parts, host = None, None
-    if parts is None or not host or parts.username is not None or parts.password is not None:
-        raise ValueError("token_url= must be a URL without user name or password")
-    if parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK):
-        return url
-    raise ValueError(
-        "token_url= must be https: the client secret travels with every token request "
-        "(plain http only on 127.0.0.1, ::1 or localhost, for development)"
-    )
-
-
-def _error_of(response: Response) -> str | None:
-    try:
-        return str(response.json()["error"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def token_from(response: Response, *, jwt: bool = False) -> tuple[str, float]:
-    """The token and its lifetime from an RFC 6749 / RFC 8693 token response, or `TokenError`.
-
-    Without `expires_in`, a JWT's own `exp` gives the lifetime (read, not verified: the data
-    source verifies it); anything else is used once and not cached.
-    """
-    if response.status_code != 200:
-        try:
-            body = response.json()
-            error = str(body["error"])
-            description = str(body.get("error_description", ""))
-        except (ValueError, KeyError, TypeError):
-            error, description = "http_error", f"HTTP {response.status_code}"
-        raise TokenError(error, description, response.status_code)
-    try:
-        body = response.json()
-        token = body["access_token"]
-    except (ValueError, KeyError, TypeError):
-        raise TokenError("invalid_response", "the answer is not a token response", 200) from None
-    if not isinstance(token, str) or not token or str(body.get("token_type")).lower() != "bearer":
-        raise TokenError("invalid_response", "the answer holds no bearer token", 200)
-    try:
-        lifetime = float(body["expires_in"]) if "expires_in" in body else None
-    except (ValueError, TypeError):
-        raise TokenError("invalid_response", "expires_in is not a number", 200) from None
-    if lifetime is None:
-        lifetime = _jwt_lifetime(token) if jwt else 0.0
-    return token, lifetime
-
-
-def _jwt_lifetime(token: str) -> float:
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return max(0.0, float(claims["exp"]) - time.time())
-    except (IndexError, ValueError, KeyError, TypeError):
-        return 0.0
+__all__ = [
+    "ClientCredentialsAuth",
+    "TokenError",
+    "TokenExchangeAuth",
+    "checked_token_url",
+    "token_from",
+]

@@ -58,6 +58,16 @@ CODES: Final[dict[str, tuple[int, str]]] = {
         403,
         "The route needs X-Dataporten-Userid; grant the API the userid scope.",
     ),
+    "group_missing": (403, "The user is not in a Feide group the route needs."),
+    "feide_access_denied": (
+        403,
+        "Feide's groups API, userinfo or token endpoint refused to answer for the caller.",
+    ),
+    "feide_unavailable": (
+        503,
+        "Feide's groups API, userinfo or token endpoint failed, timed out or answered "
+        "something unexpected.",
+    ),
 }
 
 

@@ -49,6 +49,8 @@ class FakeFeideIssuer:
         audience: str = DEFAULT_AUDIENCE,
         lifetime: int = 300,
         key_size: int = 2048,
+        key: Any = None,
+        kid: str | None = None,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -61,19 +63,21 @@ class FakeFeideIssuer:
         self._keys: dict[str, Any] = {}
         self._withdrawn: dict[str, Any] = {}
         self.kid = ""
-        self.rotate()
+        self.rotate(key=key, kid=kid)
 
     def __repr__(self) -> str:
         return f"FakeFeideIssuer(issuer={self.issuer!r}, kid={self.kid!r})"
 
-    def rotate(self, *, keep_old: bool = True) -> str:
-        """Make a new signing key, publish it, and return its `kid`."""
+    def rotate(self, *, keep_old: bool = True, key: Any = None, kid: str | None = None) -> str:
+        """Make a new signing key (or use `key`, a cryptography `RSAPrivateKey`), publish it
+        under `kid` (a random one by default), and return the `kid`."""
         from cryptography.hazmat.primitives.asymmetric import rsa
 
-        key = rsa.generate_private_key(public_exponent=65537, key_size=self.key_size)
+        if key is None:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=self.key_size)
         if not keep_old:
             self._keys.clear()
-        self.kid = secrets.token_urlsafe(12)
+        self.kid = kid or secrets.token_urlsafe(12)
         self._keys[self.kid] = key
         return self.kid
 

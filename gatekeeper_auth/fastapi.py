@@ -1,4 +1,4 @@
-"""FastAPI dependencies: `require_system()`, `require_user()`, `require_identity()` and friends.
+"""FastAPI dependencies: `require_system()`, `require_user()`, `require_group()` and friends.
 
 Each factory returns a configured dependency object, so it works in `Depends(...)`, in a route's
 or router's `dependencies=[...]` and in `Annotated` aliases. The guards are FastAPI security
@@ -17,6 +17,8 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
 from gatekeeper_auth._platform import TOKEN_URL
+from gatekeeper_auth.feide_api import FeideAPI
+from gatekeeper_auth.group_rule import GroupRule
 from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.rules import Rule, get_identity
 
@@ -33,8 +35,10 @@ _SCHEME_DESCRIPTION = (
 async def optional_identity(request: HTTPConnection) -> Identity | None:
     """The caller, or None for an anonymous request; never refuses.
 
-    Wrong gatekeeper credentials are still refused by the middleware (401) before any route
-    runs, so None always means "no credentials", never "bad credentials".
+    Wrong gatekeeper credentials are refused by the middleware (401) before any route runs, so
+    None means "no credentials", never "bad credentials" — unless the middleware was given
+    `unrecognised_authorization="anonymous"`: then None is also any `Authorization` it did not
+    recognise, and the guards answer such a request with the refusal it would have had.
     """
     return get_identity(request)
 
@@ -99,12 +103,39 @@ def require_user(
     )
 
 
+class GroupGuard(SecurityBase):
+    """`require_group`'s dependency: the caller's `Identity` if Feide lists the user in one of
+    the groups, else a `Refusal` (FastAPI renders it as `GatekeeperGuard`'s are)."""
+
+    def __init__(self, rule: GroupRule) -> None:
+        self.rule = rule
+        self.model = HTTPBearerModel(description=_SCHEME_DESCRIPTION)
+        self.scheme_name = SCHEME_NAME
+
+    def __repr__(self) -> str:
+        return f"GroupGuard({self.rule.describe()})"
+
+    async def __call__(self, request: HTTPConnection) -> Identity:
+        return await self.rule.admit(request)
+
+
+def require_group(*group_ids: str, affiliation: str | None = None, feide: FeideAPI) -> GroupGuard:
+    """A user whom Feide lists in one of `group_ids` (`"fc:org:uio.no"`), with `affiliation`
+    (`"employee"`) in that group when given; otherwise 403 `group_missing`.
+
+    A system token gets 403 `system_token_not_allowed` without a call to Feide; Feide's own
+    refusal is 403 `feide_access_denied`, its failure 503 `feide_unavailable`.
+    """
+    return GroupGuard(GroupRule.build(group_ids, affiliation, feide))
+
+
 def describe_guards(
     app: FastAPI,
     *,
     token_url: str = DATAPORTEN_TOKEN_URL,
     authorization_url: str | None = None,
     show_clients: bool = False,
+    api: str | None = None,
 ) -> None:
     """Describe the guarded routes in the app's OpenAPI document, for Swagger UI and clients.
 
@@ -115,28 +146,46 @@ def describe_guards(
       `token_url` (Dataporten's by default) and, given `authorization_url`, the
       authorization-code flow, so that Swagger UI's **Authorize** fetches a token itself.
       Point the app's `servers` at the gatekeeper so that "Try it out" goes through it.
+    - given `api` (the gatekeeper's id, `myapi` for `gk_myapi`), the scopes to ask for: the
+      basic scope `gk_<api>` and each sub-scope a guard names, per operation, so that Swagger
+      UI's Authorize dialog lists them instead of an empty list.
     """
-    guarded: set[tuple[str, str]] = set()
+    guarded: dict[tuple[str, str], list[str]] = {}
+    every_scope: dict[str, str] = {}
+    if api is not None:
+        every_scope[f"gk_{api}"] = f"the basic scope of the API {api}"
     for route in app.routes:
         if not isinstance(route, APIRoute):
             continue
-        rules = [
-            dep.call.rule.describe(show_clients=show_clients)
+        guards = [
+            dep.call.rule
             for dep in walk(route.dependant)
-            if isinstance(dep.call, GatekeeperGuard)
+            if isinstance(dep.call, GatekeeperGuard | GroupGuard)
         ]
-        if not rules:
+        if not guards:
             continue
-        guarded.update((route.path_format, method.lower()) for method in route.methods or ())
+        rules = [rule.describe(show_clients=show_clients) for rule in guards]
+        needed = []
+        if api is not None:
+            needed = [f"gk_{api}"]
+            rules_ = [rule for rule in guards if isinstance(rule, Rule)]
+            for name in sorted({s for rule in rules_ for s in rule.scopes}):
+                every_scope[f"gk_{api}_{name}"] = f"the sub-scope {name}"
+                needed.append(f"gk_{api}_{name}")
+            for rule in rules_:
+                for name in sorted(rule.allow_system_with_scopes or ()):
+                    every_scope.setdefault(f"gk_{api}_{name}", f"the sub-scope {name}")
+        for method in route.methods or ():
+            guarded[(route.path_format, method.lower())] = needed
         line = "**Dataporten Gatekeeper:** " + " and ".join(dict.fromkeys(rules))
         if line not in (route.description or ""):
             route.description = f"{route.description}\n\n{line}" if route.description else line
-    flows: dict[str, Any] = {"clientCredentials": {"tokenUrl": token_url, "scopes": {}}}
+    flows: dict[str, Any] = {"clientCredentials": {"tokenUrl": token_url, "scopes": every_scope}}
     if authorization_url is not None:
         flows["authorizationCode"] = {
             "authorizationUrl": authorization_url,
             "tokenUrl": token_url,
-            "scopes": {},
+            "scopes": every_scope,
         }
     build = app.openapi
 
@@ -153,8 +202,9 @@ def describe_guards(
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
                 security = operation.get("security")
-                alternative: dict[str, list[str]] = {OAUTH2_SCHEME_NAME: []}
-                if (path, method) in guarded and security and alternative not in security:
+                needed = guarded.get((path, method))
+                alternative = {OAUTH2_SCHEME_NAME: needed}
+                if needed is not None and security and alternative not in security:
                     security.append(alternative)  # either scheme will do
         return schema
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import SecretStr, ValidationError
 from starlette.types import Scope
@@ -29,6 +29,20 @@ Secrets = str | SecretStr | Sequence[str | SecretStr]
 Network = str | IPv4Network | IPv6Network
 
 _REMEMBERED_CALLERS = 4096
+
+
+class GatekeeperOptions(TypedDict, total=False):
+    """`Gatekeeper`'s keyword options, which `GatekeeperMiddleware` takes directly too."""
+
+    username: str
+    password: Secrets
+    previous_password: str | SecretStr
+    bearer_token: Secrets
+    previous_bearer_token: str | SecretStr
+    header_prefix: str
+    allowed_networks: Iterable[Network]
+    userid_grant: bool
+    allow_unverified: bool
 
 
 class Gatekeeper:
@@ -176,6 +190,17 @@ class Gatekeeper:
             www_authenticate=credentials.challenge,
         )
 
+    def preflight(self, authorization: bytes) -> None:
+        """An `OPTIONS` request whose Authorization is not the gatekeeper's credentials stays
+        anonymous (it carries the caller's own); but Basic credentials there are counted as a
+        failed login when the trust type is basic, so that guessing the password on preflights
+        is not a silent oracle. (With trust type bearer a caller's own Bearer token on a
+        preflight is normal, and is not counted.)"""
+        credentials = self.credentials
+        basic = credentials is not None and credentials.trust == "basic"
+        if basic and credentials is not None and credentials.same_scheme(authorization):
+            self._failures.note(authorization)
+
     def _read(self, scope: Scope, key: Key, problem: Refusal | None) -> Caller:
         self.headers.check_types(key)
         if self._networks:
@@ -202,7 +227,7 @@ class Gatekeeper:
         logger.warning(
             "gatekeeper_auth: gatekeeper credentials arrived from %r, outside allowed_networks; "
             "refused with 403. Behind a reverse proxy or load balancer this is the proxy's "
-            "address: see 'allowed_networks behind a proxy' in docs/deployment.md.",
+            "address: see 'Running uvicorn' in docs/deployment.md.",
             host,
         )
         raise Refusal(

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Literal, Unpack, cast
 
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,11 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gatekeeper_auth._caller import ANONYMOUS, Caller
 from gatekeeper_auth._platform import HEADER_PREFIX, JWT_CHALLENGE
 from gatekeeper_auth.errors import ConfigurationError, Refusal
-from gatekeeper_auth.gatekeeper import Gatekeeper, Network, Secrets
+from gatekeeper_auth.gatekeeper import Gatekeeper, GatekeeperOptions
 from gatekeeper_auth.headers import GatekeeperHeaders
 from gatekeeper_auth.jwt import FeideJWT
 from gatekeeper_auth.rules import REFUSAL_KEY, SCOPE_KEY
-from gatekeeper_auth.settings import GatekeeperSettings, explain
+from gatekeeper_auth.settings import GatekeeperSettings, environment_names, explain
 
 logger = logging.getLogger("gatekeeper_auth")
 
@@ -74,33 +73,10 @@ class GatekeeperMiddleware:
         settings: GatekeeperSettings | None = None,
         unrecognised_authorization: Unrecognised = "refuse",
         on_error: OnError | None = None,
-        username: str | None = None,
-        password: Secrets | None = None,
-        previous_password: str | SecretStr | None = None,
-        bearer_token: Secrets | None = None,
-        previous_bearer_token: str | SecretStr | None = None,
-        header_prefix: str | None = None,
-        allowed_networks: Iterable[Network] | None = None,
-        userid_grant: bool | None = None,
-        allow_unverified: bool | None = None,
+        **options: Unpack[GatekeeperOptions],
     ) -> None:
         self.app = app
         self._error: ConfigurationError | None = None
-        options = {
-            name: value
-            for name, value in (
-                ("username", username),
-                ("password", password),
-                ("previous_password", previous_password),
-                ("bearer_token", bearer_token),
-                ("previous_bearer_token", previous_bearer_token),
-                ("header_prefix", header_prefix),
-                ("allowed_networks", allowed_networks),
-                ("userid_grant", userid_grant),
-                ("allow_unverified", allow_unverified),
-            )
-            if value is not None
-        }
         try:
             if unrecognised_authorization not in ("refuse", "anonymous"):
                 raise ConfigurationError(
@@ -116,6 +92,7 @@ class GatekeeperMiddleware:
             self._error = error  # built by a framework while serving: fail the lifespan
             return
         self._anonymous = unrecognised_authorization == "anonymous"
+        self._stack_warned = False
         self._on_error = on_error
         gk = self._gatekeeper
         self._headers = gk.headers if gk is not None else GatekeeperHeaders(HEADER_PREFIX)
@@ -160,6 +137,8 @@ class GatekeeperMiddleware:
                 refusal.log(scope)
             await self._refuse(refusal, scope, receive, send)
             return
+        if SCOPE_KEY in scope:
+            self._stacked()
         scope["user"], scope["auth"], identity = caller
         scope[SCOPE_KEY] = identity
         state = scope.get("state")
@@ -168,6 +147,18 @@ class GatekeeperMiddleware:
         else:
             state["identity"] = identity
         await self.app(scope, receive, send)
+
+    def _stacked(self) -> None:
+        """Another GatekeeperMiddleware ran before this one: say so once, since the two may
+        disagree (an app factory that adds one from the environment, and a test that wraps
+        the app in a second), and this one's answer is the one that counts."""
+        if not self._stack_warned:
+            self._stack_warned = True
+            logger.warning(
+                "gatekeeper_auth: two GatekeeperMiddleware are stacked on this app; the inner "
+                "one decides. Add it once (in tests, configure the app factory's instead of "
+                "wrapping the app in another: see 'Testing an app factory' in docs/testing.md)."
+            )
 
     async def _from_jwt(self, scope: Scope, jwt: FeideJWT, token: bytes) -> Caller:
         try:
@@ -184,9 +175,11 @@ class GatekeeperMiddleware:
     def _unrecognised(self, scope: Scope, authorization: bytes) -> Caller:
         """An Authorization no authenticator recognised: anonymous or refused."""
         self._headers.check_types((authorization,))
-        if scope.get("method") == "OPTIONS":
-            return ANONYMOUS  # the caller's own token, which the gatekeeper leaves on OPTIONS
         gatekeeper = self._gatekeeper
+        if scope.get("method") == "OPTIONS":
+            if gatekeeper is not None:
+                gatekeeper.preflight(authorization)
+            return ANONYMOUS  # the caller's own token, which the gatekeeper leaves on OPTIONS
         refusal = None
         if gatekeeper is not None and (authorization or self._jwt is None):
             # An empty or repeated Authorization beside a JWT verifier is no failed login.
@@ -209,12 +202,13 @@ class GatekeeperMiddleware:
 
 
 def _authenticators(
-    options: dict[str, Any],
+    options: GatekeeperOptions,
     gatekeeper: Gatekeeper | None,
     jwt: FeideJWT | None,
     settings: GatekeeperSettings | None,
 ) -> tuple[Gatekeeper | None, FeideJWT | None]:
     """Who recognises callers, from what the code gives; the environment only without it."""
+    options = cast(GatekeeperOptions, {k: v for k, v in options.items() if v is not None})
     if options and (settings is not None or gatekeeper is not None):
         given = "settings=" if settings is not None else "gatekeeper="
         raise ConfigurationError(
@@ -253,16 +247,12 @@ def _from_environment() -> GatekeeperSettings:
     except ValidationError as error:
         message = explain(error, from_environment=True)
         raise ConfigurationError(f"GatekeeperMiddleware: {message}") from None
-    except UnicodeDecodeError:  # its message quotes a byte of the file: maybe of a secret
-        raise ConfigurationError(
-            "GatekeeperMiddleware: the .env file is not utf-8 text: save it so."
-        ) from None
     except ValueError as error:
         raise ConfigurationError(f"GatekeeperMiddleware: {error}") from None
 
 
 def _warn_ignored_environment() -> None:
-    names = sorted(name for name in os.environ if name.upper().startswith("GATEKEEPER_"))
+    names = environment_names()
     if names:
         logger.warning(
             "gatekeeper_auth: GatekeeperMiddleware is configured in code, so these variables "

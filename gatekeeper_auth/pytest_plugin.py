@@ -1,18 +1,19 @@
 """The pytest fixtures of `gatekeeper_auth.testing`, registered by entry point (`pytest11`).
 
-Installing gatekeeper-auth makes `gatekeeper`, `feide_issuer` and `override_caller` available in
-every test: no `pytest_plugins` line is needed.
+Installing gatekeeper-auth makes `gatekeeper`, `feide_issuer`, `override_caller` and
+`override_groups` available in every test: no `pytest_plugins` line is needed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 from fastapi import FastAPI
 
+from gatekeeper_auth.feide_api import Group
 from gatekeeper_auth.identity import Identity
-from gatekeeper_auth.testing import FakeFeideIssuer, FakeGatekeeper, fake_caller
+from gatekeeper_auth.testing import FakeFeideIssuer, FakeGatekeeper, fake_caller, fake_groups
 
 
 @pytest.fixture
@@ -35,6 +36,20 @@ def override_caller() -> Iterator[Callable[[FastAPI, Identity | None], None]]:
 
     def override(app: FastAPI, identity: Identity | None) -> None:
         undo.append(fake_caller(app, identity))
+
+    yield override
+    for step in reversed(undo):
+        step()
+
+
+@pytest.fixture
+def override_groups() -> Iterator[Callable[[FastAPI, Identity | None, Iterable[Group]], None]]:
+    """`override_groups(app, identity, groups)` fakes the caller and the user's Feide groups of
+    every guard (`require_group` included); undone after the test."""
+    undo: list[Callable[[], None]] = []
+
+    def override(app: FastAPI, identity: Identity | None, groups: Iterable[Group]) -> None:
+        undo.append(fake_groups(app, identity, groups))
 
     yield override
     for step in reversed(undo):

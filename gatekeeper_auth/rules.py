@@ -38,6 +38,14 @@ def get_identity(conn: HTTPConnection) -> Identity | None:
     return identity
 
 
+def raise_deferred(conn: HTTPConnection, identity: Identity | None) -> None:
+    """Raise the refusal the middleware deferred for an anonymous request, if any: with
+    `unrecognised_authorization="anonymous"` a guard answers such a request with the refusal
+    its credentials would have had (wrong gatekeeper credentials, a JWT that failed)."""
+    if identity is None and REFUSAL_KEY in conn.scope:
+        raise conn.scope[REFUSAL_KEY]
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """The demands of one guard; `check` returns the identity or raises a `Refusal`.
@@ -93,8 +101,7 @@ class Rule:
         which the framework renders wherever the route sits."""
         identity = get_identity(conn)
         try:
-            if identity is None and REFUSAL_KEY in conn.scope:
-                raise conn.scope[REFUSAL_KEY]
+            raise_deferred(conn, identity)
             return self.check(identity)
         except Refusal as refusal:
             refusal.log(conn.scope, identity.client_id if identity else None)
@@ -128,16 +135,15 @@ class Rule:
                 raise Refusal(
                     "user_token_not_allowed",
                     "This route is for system requests (client credentials); the token "
-                    "represents a user.",
+                    "represents a user. A token the client got for itself, with the client "
+                    "credentials flow, would be let in.",
                 )
-            raise Refusal(
-                "system_token_not_allowed",
-                "This route is for requests on behalf of a user; the token has no user.",
-            )
+            raise Refusal("system_token_not_allowed", self._system_refused(identity))
         if self.clients is not None and identity.client_id not in self.clients:
             raise Refusal(
                 "client_not_allowed",
-                f"Client {identity.client_id} is not allowed on this route.",
+                f"Client {identity.client_id} is not allowed on this route: only the clients "
+                "on its allow-list are (ask the API's owner to add yours).",
             )
         if not self.scopes <= identity.scopes:
             missing = ", ".join(sorted(self.scopes - identity.scopes))
@@ -149,6 +155,18 @@ class Rule:
                 "API has the userid grant.",
             )
         return identity
+
+    def _system_refused(self, identity: Identity) -> str:
+        """Why a system token is refused on a user route, and what would have been let in."""
+        message = "This route is for requests on behalf of a user; the token has no user."
+        wanted = self.allow_system_with_scopes
+        if wanted is None:
+            return message + " A token issued to a logged-in user would be let in."
+        missing = ", ".join(sorted(wanted - identity.scopes))
+        return (
+            f"{message} A user's token would be let in, or a system token with the "
+            f"sub-scope(s) {', '.join(sorted(wanted))}; this one lacks {missing}."
+        )
 
     def _system_let_in(self, identity: Identity) -> bool:
         wanted = self.allow_system_with_scopes

@@ -1,19 +1,19 @@
 """Configuration from the environment or a `.env` file, with secrets kept as `SecretStr`.
 
-Secrets are taken exactly as given: never parsed, split or stripped. A value that would be
-silently changed (surrounding white space) or that is written in the old list syntax is refused
-with a message that names the variable, never the value.
+The one reader of the environment, and it fails closed: a `GATEKEEPER_*` name that is not a
+setting, a `.env` line that cannot be parsed, a value that is not text, a secret that would be
+silently changed (surrounding white space) or that is written in the old list syntax are refused
+with a message that names the variable (or the file and line), never the value.
 """
 
 from __future__ import annotations
 
-import io
+import difflib
 import json
+import os
 from ipaddress import IPv4Network, IPv6Network
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from dotenv.parser import parse_stream
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -21,8 +21,18 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings.sources import ENV_FILE_SENTINEL
 
-from gatekeeper_auth._platform import FEIDE_ISSUER, FEIDE_JWKS_URL
+from gatekeeper_auth import _dotenv
+from gatekeeper_auth._platform import (
+    FEIDE_ISSUER,
+    FEIDE_JWKS_URL,
+    GROUPS_URL,
+    TOKEN_URL,
+    USERINFO_URL,
+)
+from gatekeeper_auth.errors import ConfigurationError
+from gatekeeper_auth.feide_api import FeideAPI
 from gatekeeper_auth.jwt import FeideJWT
 
 Secrets = Annotated[list[SecretStr], NoDecode]
@@ -48,6 +58,15 @@ class GatekeeperSettings(BaseSettings):
     | `GATEKEEPER_JWT_LEEWAY` | seconds of clock skew forgiven (default 30) |
     | `GATEKEEPER_JWT_KEY_MAX_AGE` | seconds a key set serves before it is fetched again (900) |
     | `GATEKEEPER_JWT_USERID_GRANT` | `true` (default): the data source gets the user id |
+    | `GATEKEEPER_FEIDE_CLIENT_ID` | your data source's client id, to ask Feide about JWT callers |
+    | `GATEKEEPER_FEIDE_CLIENT_SECRET` | that client's secret |
+    | `GATEKEEPER_FEIDE_TOKEN_URL` | Feide's token endpoint (default `.../oauth/token`) |
+    | `GATEKEEPER_FEIDE_GROUPS_URL` | Feide's groups API (default `.../groups/me/groups`) |
+    | `GATEKEEPER_FEIDE_USERINFO_URL` | Feide's extended userinfo (`.../userinfo/v1/userinfo`) |
+    | `GATEKEEPER_FEIDE_CACHE_SECONDS` | seconds Feide's answers are kept per caller (default 300) |
+
+    Any other `GATEKEEPER_*` variable or `.env` key is refused (`ConfigurationError`), unless
+    `GATEKEEPER_FOREIGN` lists it as the service's own.
     """
 
     model_config = SettingsConfigDict(
@@ -73,6 +92,13 @@ class GatekeeperSettings(BaseSettings):
     jwt_leeway: float = 30.0
     jwt_key_max_age: float = 900
     jwt_userid_grant: bool = True
+    # Feide's groups and userinfo (`feide_api()`): the client only for callers with a JWT.
+    feide_client_id: str | None = None
+    feide_client_secret: SecretStr | None = None
+    feide_token_url: str = TOKEN_URL
+    feide_groups_url: str = GROUPS_URL
+    feide_userinfo_url: str = USERINFO_URL
+    feide_cache_seconds: float = 300.0
 
     @field_validator("password", "bearer_token", mode="before")
     @classmethod
@@ -94,18 +120,25 @@ class GatekeeperSettings(BaseSettings):
                 )
         return [value]
 
-    @field_validator(
-        "password", "previous_password", "bearer_token", "previous_bearer_token", mode="after"
-    )
+    @field_validator("*", mode="after")
     @classmethod
     def _exact(cls, value: Any) -> Any:
-        for secret in value if isinstance(value, list) else [value]:
-            if secret is None:
+        """Text is used exactly as given (every `SecretStr` field), so refuse what would not
+        work as given; never say which character is wrong, nor where."""
+        for item in value if isinstance(value, list) else [value]:
+            secret = isinstance(item, SecretStr)
+            text = item.get_secret_value() if secret else item
+            if not isinstance(text, str):
                 continue
-            text = secret.get_secret_value()
-            if not text:
+            if not _encodable(text):
+                raise ValueError(
+                    "is not UTF-8 text (the environment held a byte that UTF-8 cannot decode, "
+                    "or the code a lone surrogate), so it could never be sent or matched; set "
+                    "it again as text, copied exactly"
+                )
+            if secret and not text:
                 raise ValueError("is empty")
-            if text != text.strip():
+            if secret and text != text.strip():
                 raise ValueError(
                     "begins or ends with white space, which the environment and .env files "
                     "often add or drop by accident; copy the secret again exactly"
@@ -127,6 +160,22 @@ class GatekeeperSettings(BaseSettings):
             )
         return value
 
+    if not TYPE_CHECKING:  # type checkers keep the typed __init__ pydantic makes from the fields
+
+        def __init__(self, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+                return
+            except UnicodeDecodeError:  # pydantic's own read of .env: its message quotes a byte
+                pass
+            env_file = values.get("_env_file", ENV_FILE_SENTINEL)
+            if env_file == ENV_FILE_SENTINEL:
+                env_file = self.model_config.get("env_file")
+            encoding = values.get("_env_file_encoding") or self.model_config.get(
+                "env_file_encoding"
+            )
+            _dotenv.refuse_undecodable(env_file, encoding or "utf-8")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -136,7 +185,11 @@ class GatekeeperSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        dotenv = ExactDotEnv(settings_cls, dotenv_settings)
+        dotenv = _dotenv.ExactDotEnv(settings_cls, dotenv_settings)
+        prefix = str(settings_cls.model_config.get("env_prefix", "")).upper()
+        if prefix:
+            known = {prefix + name.upper() for name in settings_cls.model_fields}
+            _refuse_unknown(prefix, known, dotenv.entries)
         return (init_settings, env_settings, dotenv, file_secret_settings)
 
     def secrets(self) -> tuple[list[str], list[str]]:
@@ -158,72 +211,102 @@ class GatekeeperSettings(BaseSettings):
             userid_grant=self.jwt_userid_grant,
         )
 
+    def feide_api(self, *, transport: Any = None) -> FeideAPI:
+        """The client of Feide's groups API and userinfo these settings describe (`transport`:
+        an httpx2 transport, for tests)."""
+        secret = self.feide_client_secret
+        return FeideAPI(
+            client_id=self.feide_client_id,
+            client_secret=None if secret is None else secret.get_secret_value(),
+            token_url=self.feide_token_url,
+            groups_url=self.feide_groups_url,
+            userinfo_url=self.feide_userinfo_url,
+            cache_seconds=self.feide_cache_seconds,
+            transport=transport,
+        )
 
-_SECRETS = ("password", "previous_password", "bearer_token", "previous_bearer_token")
 
+def environment_names() -> tuple[str, ...]:
+    """The names (never the values) of the `GATEKEEPER_*` variables set in the environment or
+    the default `.env` file, but those declared foreign: what settings given in code ignore.
 
-class ExactDotEnv(PydanticBaseSettingsSource):
-    """The `.env` file(s), read so that a secret is used exactly as written, or refused.
-
-    python-dotenv's defaults change values silently: `${NAME}` is expanded, an unquoted value
-    is cut at white space before `#` and trimmed, escapes in double quotes are decoded. Here
-    nothing is expanded, and a secret must be written plainly: unquoted with no white space,
-    `#`, quote or backslash, or in single quotes with no quote or backslash inside. Anything
-    else is refused with a message that names the variable and the file, never the value.
+    Never raises: a `.env` file that nobody reads is not refused, only looked at for names.
     """
-
-    def __init__(self, settings_cls: type[BaseSettings], dotenv: Any) -> None:
-        super().__init__(settings_cls)
-        files = dotenv.env_file  # what `env_file` or `_env_file=` says, as pydantic reads it
-        self._files = [] if files is None else [files] if isinstance(files, str | Path) else files
-        self._encoding = dotenv.env_file_encoding or "utf-8"
-
-    def __call__(self) -> dict[str, Any]:
-        prefix = str(self.config.get("env_prefix", "")).upper()
-        found: dict[str, str] = {}
-        for file in self._files:
-            path = Path(file).expanduser()
-            if not path.is_file():
-                continue
-            text = path.read_text(encoding=self._encoding)  # pydantic's own source read it first
-            for binding in parse_stream(io.StringIO(text)):
-                if binding.key is None or binding.value is None:
-                    continue
-                name = binding.key.upper()
-                if name.removeprefix(prefix).lower() in _SECRETS and name.startswith(prefix):
-                    raw = binding.original.string.split("=", 1)[1].rstrip("\r\n")
-                    if not _plainly_written(raw.lstrip(" \t")):
-                        raise ValueError(
-                            f"{name} in {path} is not written plainly: a .env file would change "
-                            "it. Write it unquoted (no white space, '#', quote or backslash) or "
-                            "in single quotes (no quote or backslash inside), or set it in the "
-                            "environment instead"
-                        )
-                found[name] = binding.value
-        return {
-            field: found[prefix + field.upper()]
-            for field in self.settings_cls.model_fields
-            if prefix + field.upper() in found
-        }
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: `__call__` reads the whole file at once
+    config = GatekeeperSettings.model_config
+    prefix = str(config.get("env_prefix", "")).upper()
+    paths = _dotenv.paths(config.get("env_file"))
+    found, foreign = _prefixed(prefix, [e for p in paths for e in _dotenv.read(p, strict=False)])
+    return tuple(sorted({name for name, _ in found if name.upper() not in foreign}))
 
 
-def _plainly_written(raw: str) -> bool:
-    """Whether python-dotenv reads `raw` (a value as written) as exactly its text."""
-    if raw.startswith("'"):
-        inner = raw[1:-1]
-        return len(raw) >= 2 and raw.endswith("'") and "'" not in inner and "\\" not in inner
-    return bool(raw) and not any(c.isspace() or c in "#'\"\\" for c in raw)
+#: `GATEKEEPER_FOREIGN=GATEKEEPER_URL,...`: the service's own names, which share the prefix.
+_FOREIGN = "FOREIGN"
+
+
+def _prefixed(prefix: str, entries: list[_dotenv.Entry]) -> tuple[list[tuple[str, str]], set[str]]:
+    """`(name, where)` for each variable and `.env` key that starts with `prefix` in any case
+    (as pydantic matches them); and the names not to check: `<prefix>FOREIGN` and its list."""
+    declaration = prefix + _FOREIGN
+    found = [(name, "in the environment") for name in os.environ]
+    found += [(entry.name, f"in {entry.where}") for entry in entries]
+    found = [(name, where) for name, where in found if name.upper().startswith(prefix)]
+    lists = [value for name, value in os.environ.items() if name.upper() == declaration]
+    lists += [entry.value or "" for entry in entries if entry.name.upper() == declaration]
+    listed = {item.strip().upper() for value in lists for item in value.split(",")}
+    return found, {declaration, *listed} - {""}
+
+
+def _refuse_unknown(prefix: str, known: set[str], entries: list[_dotenv.Entry]) -> None:
+    """Refuse every prefixed name that is neither a setting nor declared foreign, naming the
+    closest setting: a misspelt one would be ignored, and its default (`userid_grant=true`)
+    used. A declaration that lists a setting, or something that is not a prefixed name, too."""
+    found, foreign = _prefixed(prefix, entries)
+    declaration = prefix + _FOREIGN
+    for item in sorted(foreign):
+        if not item.startswith(prefix):  # not quoted: it could be a value pasted by mistake
+            raise ConfigurationError(
+                f"{declaration} lists something that is not a {prefix} name: list only your "
+                f"service's own {prefix}* variables, by full name, comma-separated."
+            )
+        if item in known:
+            raise ConfigurationError(
+                f"{declaration} lists {item}, a gatekeeper-auth setting: remove it from the list."
+            )
+    unknown = [(name, where) for name, where in found if name.upper() not in known | foreign]
+    if not unknown:
+        return
+    suffixes = sorted([name.removeprefix(prefix) for name in known] + [_FOREIGN])
+    said = []
+    for name, where in unknown:
+        close = difflib.get_close_matches(name.upper().removeprefix(prefix), suffixes, n=1)
+        hint = f"; did you mean {prefix}{close[0]}?" if close else "."
+        said.append(f"{name} ({where}) is not a gatekeeper-auth setting{hint}")
+    names = ",".join(sorted({name for name, _ in unknown}))
+    raise ConfigurationError(
+        " ".join(said) + f" The {prefix} prefix is gatekeeper-auth's, so that a misspelt "
+        "setting stops the start instead of being ignored: correct or remove the name, or, "
+        f"for a variable of your service's own, declare it: {declaration}={names}"
+    )
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` can be encoded as UTF-8 (on Linux, the environment holds a byte that is
+    not UTF-8 as a lone surrogate, which cannot)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False  # its message quotes the character and its position: never raise it
+    return True
 
 
 class ExplicitSettings(GatekeeperSettings):
     """`GatekeeperSettings` from the given values only: no environment, no `.env` file.
 
     What `GatekeeperMiddleware(app, password=...)` uses, so that a stray variable cannot change
-    what the code says.
+    what the code says. It checks no name in the environment either, and reads no file.
     """
+
+    model_config = SettingsConfigDict(env_file=None)
 
     @classmethod
     def settings_customise_sources(

@@ -12,13 +12,16 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, cast
 
 from starlette.authentication import AuthCredentials, BaseUser
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from gatekeeper_auth.errors import Refusal
+from gatekeeper_auth.feide_api import FeideAPI
+from gatekeeper_auth.group_rule import GroupRule
 from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.rules import Rule
 
@@ -86,14 +89,14 @@ def identity_endpoint(
     *, clients: Iterable[str] | None = None, scopes: Iterable[str] = ()
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Guard a Starlette endpoint (HTTP or websocket) for any verified caller."""
-    return _guard(Rule.build(None, clients=clients, scopes=scopes))
+    return _guard(Rule.build(None, clients=clients, scopes=scopes).admit)
 
 
 def system_endpoint(
     *, clients: Iterable[str] | None = None, scopes: Iterable[str] = ()
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Guard a Starlette endpoint for system requests only: a user token gets 403."""
-    return _guard(Rule.build("system", clients=clients, scopes=scopes))
+    return _guard(Rule.build("system", clients=clients, scopes=scopes).admit)
 
 
 def user_endpoint(
@@ -111,29 +114,58 @@ def user_endpoint(
             scopes=scopes,
             require_user_id=require_user_id,
             allow_system_with_scopes=allow_system_with_scopes,
-        )
+        ).admit
     )
 
 
-def _guard(rule: Rule) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def group_endpoint(
+    *group_ids: str, affiliation: str | None = None, feide: FeideAPI
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Guard a Starlette endpoint for users whom Feide lists in one of `group_ids`, with
+    `affiliation` there when given: the rule of FastAPI's `require_group`. A sync endpoint
+    runs in the thread pool, as Starlette runs it."""
+    return _guard(GroupRule.build(group_ids, affiliation, feide).admit)
+
+
+def _guard(
+    admit: Callable[[HTTPConnection], Identity | Awaitable[Identity]],
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """The decorator of a rule's `admit`; a coroutine `admit` (one that asks Feide) makes
+    every endpoint async, a sync one running in the thread pool as Starlette would run it."""
+    asks = inspect.iscoroutinefunction(admit)
+
     def decorate(endpoint: Callable[P, R]) -> Callable[P, R]:
         connection = _connection_finder(endpoint)
 
         def refused(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             """None when the caller may in; else what the endpoint answers instead."""
             try:
-                rule.admit(connection(args, kwargs))  # websockets: Starlette closes them
+                admit(connection(args, kwargs))  # websockets: Starlette closes them
             except Refusal as refusal:
                 # Starlette's own handler would render the JSON detail as plain text.
                 return refusal.response()
             return None
 
-        if inspect.iscoroutinefunction(endpoint):
+        async def refused_after_asking(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            try:
+                await cast(Awaitable[Identity], admit(connection(args, kwargs)))
+            except Refusal as refusal:
+                return refusal.response()
+            return None
+
+        if asks or inspect.iscoroutinefunction(endpoint):
 
             @functools.wraps(endpoint)
             async def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
-                answer = refused(args, kwargs)
-                return answer if answer is not None else await endpoint(*args, **kwargs)
+                if asks:
+                    answer = await refused_after_asking(args, kwargs)
+                else:
+                    answer = refused(args, kwargs)
+                if answer is not None:
+                    return answer
+                if inspect.iscoroutinefunction(endpoint):
+                    return await endpoint(*args, **kwargs)
+                return await run_in_threadpool(endpoint, *args, **kwargs)
 
             return cast(Callable[P, R], guarded)
 

@@ -11,31 +11,46 @@ needed):
   serves its key set to `FeideJWT(..., transport=issuer.transport())` without a network.
 - **Override** (`override_caller` fixture): replaces every gatekeeper guard of a FastAPI app
   with one that applies the guard's own rule to an `Identity` you choose, so a user identity on
-  a `require_system` route still gets 403, as in production.
+  a `require_system` route still gets 403, as in production. `override_groups` does the same
+  with the user's Feide groups, for `require_group` routes.
+- **Feide's groups and userinfo** (`FakeFeideAPI`): answers `FeideAPI(transport=...)` as Feide
+  does, for the users a test declares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
+from gatekeeper_auth._fake_feide_api import (
+    TEST_DATASOURCE_ID,
+    TEST_DATASOURCE_SECRET,
+    FakeFeideAPI,
+)
 from gatekeeper_auth._platform import basic
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
-from gatekeeper_auth.fastapi import GatekeeperGuard, optional_identity, walk
+from gatekeeper_auth.fastapi import GatekeeperGuard, GroupGuard, optional_identity, walk
+from gatekeeper_auth.feide_api import Group
 from gatekeeper_auth.identity import Identity, SecondaryId
 
 __all__ = [
     "TEST_CLIENT_ID",
+    "TEST_DATASOURCE_ID",
+    "TEST_DATASOURCE_SECRET",
     "TEST_PASSWORD",
     "TEST_SUBTOKEN",
     "TEST_USER_ID",
+    "FakeFeideAPI",
     "FakeFeideIssuer",
     "FakeGatekeeper",
     "fake_caller",
+    "fake_groups",
+    "feide_group",
     "system_identity",
     "user_identity",
 ]
@@ -188,17 +203,28 @@ def fake_caller(app: FastAPI, identity: Identity | None) -> Callable[[], None]:
 
     Each guard keeps its own rule, so the fake is refused where a real caller like it would
     be, with the same JSON refusal (the app needs no middleware for that). `optional_identity`
-    gets `identity` too. Returns a function that removes the overrides again.
+    gets `identity` too, and `require_group` guards a user in no group (see `fake_groups`).
+    Returns a function that removes the overrides again.
     """
+    return fake_groups(app, identity, ())
+
+
+def fake_groups(
+    app: FastAPI, identity: Identity | None, groups: Iterable[Group]
+) -> Callable[[], None]:
+    """`fake_caller`, with `groups` as the user's Feide groups: every `require_group` guard
+    applies its own rule to them, with no call to Feide (a system identity is still refused).
+    Build groups with `feide_group`. Returns a function that removes the overrides again."""
+    groups = tuple(groups)
     guards = [
         dep.call
         for route in app.routes
         if isinstance(route, APIRoute)
         for dep in walk(route.dependant)
-        if isinstance(dep.call, GatekeeperGuard)
+        if isinstance(dep.call, GatekeeperGuard | GroupGuard)
     ]
     overrides: dict[Callable[..., Any], Callable[..., Any]] = {
-        guard: _faked(guard, identity) for guard in guards
+        guard: _faked(guard, identity, groups) for guard in guards
     }
     overrides[optional_identity] = _optional(identity)
     app.dependency_overrides.update(overrides)
@@ -210,8 +236,36 @@ def fake_caller(app: FastAPI, identity: Identity | None) -> Callable[[], None]:
     return undo
 
 
-def _faked(guard: GatekeeperGuard, identity: Identity | None) -> Callable[[], Awaitable[Identity]]:
+def feide_group(
+    id: str,
+    *affiliations: str,
+    primary_affiliation: str | None = None,
+    basic: str = "member",
+    display_name: str = "",
+) -> Group:
+    """A `Group` as Feide's groups API lists it: `feide_group("fc:org:uio.no", "employee")`.
+    Its type is the id without its last part (`fc:org`); affiliations go into `membership`."""
+    membership: dict[str, Any] = {"basic": basic}
+    if affiliations:
+        membership["affiliation"] = affiliations
+    if primary_affiliation is not None:
+        membership["primaryAffiliation"] = primary_affiliation
+    return Group(
+        id=id,
+        type=id.rpartition(":")[0] or id,
+        display_name=display_name,
+        membership=MappingProxyType(membership),
+        affiliations=affiliations,
+        primary_affiliation=primary_affiliation,
+    )
+
+
+def _faked(
+    guard: GatekeeperGuard | GroupGuard, identity: Identity | None, groups: tuple[Group, ...]
+) -> Callable[[], Awaitable[Identity]]:
     async def faked() -> Identity:
+        if isinstance(guard, GroupGuard):
+            return guard.rule.decide(identity, groups)
         return guard.rule.check(identity)
 
     return faked

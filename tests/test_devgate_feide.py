@@ -34,6 +34,7 @@ DEMO = BASE.datasources[0].audience  # user_claims name and eduPersonPrincipalNa
 PLAIN = "https://n.feide.no/datasources/6b0f9a3e-2c4d-4e8f-9a1b-7c3d5e9f1a2b"
 NINS = "https://n.feide.no/datasources/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 TRAP = "https://n.feide.no/datasources/9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+NO_USERID = "https://n.feide.no/datasources/3c2b1a9f-8e7d-4c6b-9a5f-4e3d2c1b0a9f"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
 
@@ -43,7 +44,8 @@ def config(**changes: Any) -> DevGateConfig:
         *(d.model_dump() for d in BASE.datasources),
         {"audience": PLAIN, "scopes": ["read"]},
         {"audience": NINS, "user_claims": ["nin", "name"]},
-        {"audience": TRAP, "scopes": ["read"], "user_sub": "client_id"},
+        {"audience": TRAP, "scopes": ["read"], "grants": []},
+        {"audience": NO_USERID, "scopes": ["read"], "grants": [], "user_claims": ["name"]},
     ]
     data = BASE.model_dump() | {"upstream": "http://127.0.0.1:9", "datasources": datasources}
     return DevGateConfig.model_validate(data | changes)
@@ -94,15 +96,31 @@ def verified(url: str, token: str, audience: str = DEMO) -> dict[str, Any]:
     return claims
 
 
-def test_discovery_document_names_its_own_address(feide: str) -> None:
+def test_discovery_document_names_its_own_address_and_what_feides_lists(feide: str) -> None:
     response = httpx2.get(f"{feide}/.well-known/openid-configuration")
     assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
     assert response.json() == {
         "issuer": feide,  # http://127.0.0.1:<port>, as the verifier compares it
-        "jwks_uri": f"{feide}/openid/jwks",
+        "authorization_endpoint": f"{feide}/oauth/authorization",
         "token_endpoint": f"{feide}/oauth/token",
+        "userinfo_endpoint": f"{feide}/openid/userinfo",
+        "jwks_uri": f"{feide}/openid/jwks",
         "grant_types_supported": ["client_credentials", "password", EXCHANGE],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }
+
+
+def test_the_authorization_endpoint_says_there_is_no_browser_login(feide: str) -> None:
+    response = httpx2.get(f"{feide}/oauth/authorization", params={"response_type": "code"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "unsupported_response_type",
+        "error_description": "the development gatekeeper has no browser login: get a user's "
+        "token with grant_type=password at the token endpoint",
     }
 
 
@@ -116,8 +134,9 @@ def test_a_host_header_does_not_choose_the_issuer(feide: str) -> None:
 
 def test_key_set_is_one_public_rsa_key(feide: str) -> None:
     (key,) = httpx2.get(f"{feide}/openid/jwks").json()["keys"]
-    assert sorted(key) == ["alg", "e", "kid", "kty", "n", "use"]  # no private part
+    assert sorted(key) == ["alg", "e", "key_ops", "kid", "kty", "n", "use"]  # no private part
     assert (key["kty"], key["alg"], key["use"], key["e"]) == ("RSA", "RS256", "sig", "AQAB")
+    assert key["key_ops"] == ["verify"]
     assert key["kid"] == _thumbprint({"kty": "RSA", "n": key["n"], "e": key["e"]})
 
 
@@ -201,7 +220,8 @@ def test_the_jwt_userid_trap_a_users_token_can_look_like_a_systems(feide: str) -
         ({"audience": DEMO + "/"}, 400, "invalid_target"),
         ({"audience": ""}, 400, "invalid_request"),
         ({"subject_token": ""}, 400, "invalid_request"),
-        ({"subject_token_type": "urn:ietf:params:oauth:token-type:jwt"}, 400, "invalid_request"),
+        ({"subject_token_type": "urn:ietf:params:oauth:token-type:saml2"}, 400, "invalid_request"),
+        ({"subject_token_type": "urn:ietf:params:oauth:token-type:jwt"}, 400, "invalid_target"),
         (
             {"requested_token_type": "urn:ietf:params:oauth:token-type:saml2"},
             400,
@@ -232,15 +252,137 @@ def test_a_token_of_another_client_cannot_be_exchanged(feide: str) -> None:
     }
 
 
-def test_the_exchange_needs_the_client_authenticated_by_http_basic(feide: str) -> None:
-    subject = access_token(feide)
-    response = exchange(feide, subject, (SYSTEM[0], "wrong-secret"))
+def test_the_exchange_refuses_a_wrong_client_secret(feide: str) -> None:
+    response = exchange(feide, access_token(feide), (SYSTEM[0], "wrong-secret"))
     assert response.status_code == 401
-    assert response.json()["error"] == "invalid_client"
+    assert response.json() == {
+        "error": "invalid_client",
+        "error_description": "unknown client or wrong secret",
+    }
     assert response.headers["www-authenticate"] == 'Basic realm="devgate"'
-    form = {"grant_type": EXCHANGE, "subject_token": subject, "subject_token_type": ACCESS_TOKEN}
-    form |= {"audience": DEMO, "client_id": SYSTEM[0], "client_secret": SYSTEM[1]}
-    assert httpx2.post(f"{feide}/oauth/token", data=form).json()["error"] == "invalid_client"
+
+
+def test_the_exchange_takes_the_client_credentials_in_the_form_too(feide: str) -> None:
+    """client_secret_post, listed in Feide's discovery document; the platform's older grants
+    keep refusing it (test_devgate_fidelity)."""
+    form = {"grant_type": EXCHANGE, "subject_token": access_token(feide)}
+    form |= {"subject_token_type": ACCESS_TOKEN, "audience": DEMO, "scope": "read"}
+    posted = httpx2.post(
+        f"{feide}/oauth/token", data=form | {"client_id": SYSTEM[0], "client_secret": SYSTEM[1]}
+    )
+    assert posted.status_code == 200, posted.text
+    assert verified(feide, posted.json()["access_token"])["client_id"] == SYSTEM[0]
+    wrong = httpx2.post(
+        f"{feide}/oauth/token", data=form | {"client_id": SYSTEM[0], "client_secret": "wrong"}
+    )
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+    both = httpx2.post(
+        f"{feide}/oauth/token",
+        data=form | {"client_id": SYSTEM[0], "client_secret": SYSTEM[1]},
+        auth=SYSTEM,
+    )
+    assert both.status_code == 400
+    assert both.json() == {
+        "error": "invalid_request",
+        "error_description": "authenticate the client with HTTP Basic or the form, not both",
+    }
+
+
+@pytest.mark.parametrize("scope", ["", None], ids=["empty scope", "no scope"])
+def test_an_exchange_without_a_scope_gets_all_the_access_levels(
+    feide: str, scope: str | None
+) -> None:
+    form = {"grant_type": EXCHANGE, "subject_token": access_token(feide)}
+    form |= {"subject_token_type": ACCESS_TOKEN, "audience": DEMO}
+    if scope is not None:
+        form["scope"] = scope
+    response = httpx2.post(f"{feide}/oauth/token", data=form, auth=SYSTEM)
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "read reports"
+    assert verified(feide, response.json()["access_token"])["scope"] == "read reports"
+
+
+def test_without_the_userid_grant_a_users_jwt_has_the_client_id_as_sub(feide: str) -> None:
+    """What Feide's own reference example shows: sub is the client id, the user claims say
+    whose token it is."""
+    response = exchange(feide, alice_token(feide), WEB, audience=NO_USERID)
+    claims = verified(feide, response.json()["access_token"], NO_USERID)
+    assert {k: v for k, v in claims.items() if k not in ("iat", "nbf", "exp")} == {
+        "aud": NO_USERID,
+        "iss": feide,
+        "client_id": WEB[0],
+        "sub": WEB[0],
+        "scope": "read",
+        "act": {"sub": WEB[0]},
+        "name": "Alice Example",
+    }
+
+
+def test_user_sub_still_works_with_a_warning_naming_grants() -> None:
+    source = {"audience": TRAP}
+    with pytest.warns(FutureWarning, match=r'user_sub = "client_id" is deprecated: write grants'):
+        old = DevGateConfig.model_validate(
+            BASE.model_dump() | {"datasources": [source | {"user_sub": "client_id"}]}
+        )
+    with pytest.warns(FutureWarning, match=r'write grants = \["userid"\] instead'):
+        kept = DevGateConfig.model_validate(
+            BASE.model_dump() | {"datasources": [source | {"user_sub": "user_id"}]}
+        )
+    assert (old.datasources[0].grants, kept.datasources[0].grants) == ([], ["userid"])
+    with pytest.raises(ValueError, match="set grants alone"):
+        DevGateConfig.model_validate(
+            BASE.model_dump() | {"datasources": [source | {"user_sub": "user_id", "grants": []}]}
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/.well-known/openid-configuration", "GET, HEAD, OPTIONS"),
+        ("/openid/jwks", "GET, HEAD, OPTIONS"),
+        ("/oauth/token", "OPTIONS, POST"),
+        ("/groups/me/groups", "GET, HEAD, OPTIONS"),
+        ("/userinfo/v1/userinfo", "GET, HEAD, OPTIONS"),
+        ("/openid/userinfo", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_the_local_feides_paths_never_reach_the_api_whatever_the_method(
+    path: str, allow: str
+) -> None:
+    """Other methods get 405 with Allow, OPTIONS a preflight answer: none is passed on."""
+    seen: list[str] = []
+
+    async def api(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(scope["method"])
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+    with serve(api) as upstream, serve(create_devgate(config(upstream=upstream))) as url:
+        refused = {
+            method: httpx2.request(method, url + path, content=b"{}")
+            for method in ("POST", "PUT", "PATCH", "DELETE", "GET")
+            if method not in allow
+        }
+        preflight = httpx2.options(
+            url + path,
+            headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"},
+        )
+    for response in refused.values():
+        assert response.status_code == 405
+        assert response.headers["allow"] == allow
+        assert response.json() == {
+            "detail": f"{path} answers {allow}",
+            "code": "method_not_allowed",
+        }
+    assert preflight.status_code == 204
+    assert {k: v for k, v in preflight.headers.items() if k.startswith(("allow", "access"))} == {
+        "allow": allow,
+        "access-control-allow-origin": "*",
+        "access-control-allow-methods": allow,
+        "access-control-allow-headers": "Authorization, Content-Type",
+    }
+    assert seen == []
 
 
 def test_an_expired_subject_token_cannot_be_exchanged() -> None:

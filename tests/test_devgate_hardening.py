@@ -113,32 +113,28 @@ def test_a_path_that_looks_like_an_authority_stays_on_the_upstream(
 
 
 @pytest.mark.parametrize(
-    ("target", "arrives"),
+    "target",
     [
-        ("/../secret", "/api/secret"),
-        ("/%2e%2e/secret", "/api/secret"),
-        ("/%2E%2E/%2e%2E/secret?x=1", "/api/secret"),
-        ("/a/b/../../../../secret", "/api/secret"),
-        ("/a/./b/.%2e/c", "/api/a/c"),
-        ("/a/..", "/api/"),
-        ("/a%2Fb/c", "/api/a%2Fb/c"),
+        "/../secret",
+        "/%2e%2e/secret",
+        "/a/./b/../c/%2e%2e/d%2Fe//f?q=%41",
+        "/..%2F..%2Fsecret",
+        "/a/%2E%2E%5Csecret",
+        "/a\\b",
+        "/a/..",
     ],
 )
-def test_dot_segments_never_climb_above_the_base_path(
-    gatekeeper: tuple[str, str], target: str, arrives: str
+def test_the_target_reaches_the_upstream_as_sent_under_its_base_path(
+    gatekeeper: tuple[str, str], other: tuple[str, list[Any]], target: str
 ) -> None:
+    """As the platform's proxy does: no dot segment resolved, no encoded slash refused. The
+    host, port and scheme are the configured upstream's whatever the path says."""
     url, token = gatekeeper
-    assert (
-        echoed(send(url, target, f"Authorization: Bearer {token}".encode()))["raw_path"] == arrives
-    )
-
-
-@pytest.mark.parametrize("target", ["/..%2Fsecret", "/a/%2E%2E%5Csecret", "/.%2f.."])
-def test_a_dot_segment_hidden_behind_an_encoded_slash_is_400(
-    gatekeeper: tuple[str, str], target: str
-) -> None:
-    url, token = gatekeeper
-    assert status_of(send(url, target, f"Authorization: Bearer {token}".encode())) == 400
+    other[1].clear()
+    body = echoed(send(url, target, f"Authorization: Bearer {token}".encode()))
+    path, _, query = target.partition("?")
+    assert (body["raw_path"], body["query"]) == ("/api" + path, query)
+    assert other[1] == []
 
 
 # 2. Never a 500.
@@ -214,7 +210,7 @@ def test_non_ascii_bytes_in_the_token_are_401_not_500(gatekeeper: tuple[str, str
 # 3. Caller headers.
 
 
-def test_caller_gatekeeper_hop_and_forwarding_headers_are_dropped(
+def test_caller_gatekeeper_and_hop_by_hop_headers_are_dropped(
     gatekeeper: tuple[str, str],
 ) -> None:
     url, token = gatekeeper
@@ -226,12 +222,8 @@ def test_caller_gatekeeper_hop_and_forwarding_headers_are_dropped(
         b"x_feideconnect_clientid: someone",
         b"X-DATAPORTEN-SCOPES: admin",
         b"X_Dataporten_Acr: urn:x",
-        b"Connection: X-Hop-Secret, keep-alive",
-        b"X-Hop-Secret: 1",
-        b"Forwarded: for=203.0.113.9",
-        b"X-Forwarded-For: 203.0.113.9",
-        b"X-Forwarded-Host: evil.example",
-        b"X_Forwarded_Proto: https",
+        b"Keep-Alive: timeout=5",
+        b"TE: trailers",
         b"X-Kept: yes",
     )
     names = sorted(name for name, _ in echoed(answer)["headers"])
@@ -244,12 +236,7 @@ def test_caller_gatekeeper_hop_and_forwarding_headers_are_dropped(
         "x-dataporten-token",
         "x-kept",
     ]
-    assert (
-        dict(echoed(send(url, "/x", f"Authorization: Bearer {token}".encode()))["headers"])[
-            "x-dataporten-scopes"
-        ]
-        == "read"
-    )
+    assert dict(echoed(answer)["headers"])["x-dataporten-scopes"] == "read"
 
 
 # 4. Relayed answers carry the upstream's Date and Server, once.

@@ -58,7 +58,8 @@ def test_the_example_config_is_printed_and_loads(tmp_path: Path) -> None:
     path.write_text(result.stdout)
     config = DevGateConfig.load(path)
     assert config.api == "myapi"
-    assert [c.name for c in config.clients] == ["reports-service", "web-app"]
+    assert [c.name for c in config.clients] == ["reports-service", "web-app", "my data source"]
+    assert config.clients[2].id == config.datasources[0].id  # the data source's own client
     # The commented-out keys show the defaults: uncommented, they load to the same config.
     uncommented = "\n".join(
         line[2:] if line.startswith("# ") and " = " in line.split("#")[1] else line

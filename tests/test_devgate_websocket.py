@@ -7,6 +7,7 @@ dev gatekeeper forwards the upgrade with the gatekeeper's headers, as for HTTP.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import httpx2
@@ -18,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from gatekeeper_auth import GatekeeperMiddleware
+from gatekeeper_auth._platform import basic
 from gatekeeper_auth.devgate import DevGateConfig
 from gatekeeper_auth.starlette import system_endpoint
 from tests.devgate_support import serve_devgate, token_for
@@ -113,3 +115,22 @@ def test_no_token_gets_the_gatekeepers_own_401(gatekeeper: str) -> None:
 
 def test_http_still_works_beside_websockets(gatekeeper: str) -> None:
     assert httpx2.get(gatekeeper + "/").json() == {"status": "ok", "gatekeeper": "wsapi"}
+
+
+def test_no_log_line_at_debug_holds_the_gatekeepers_credentials(
+    gatekeeper: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The upstream handshake carries `Authorization: Basic <password>`; the websockets
+    library writes every handshake header at DEBUG unless its logger says DEBUG is off."""
+    token = token_for(gatekeeper, CLIENT, grant_type="client_credentials")["access_token"]
+    caplog.set_level(logging.DEBUG)
+    with connect(
+        ws(gatekeeper), additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=5
+    ) as socket:
+        json.loads(socket.recv(timeout=5))
+        socket.send("hello")
+        assert socket.recv(timeout=5) == "echo: hello"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "> GET /ws/system HTTP/1.1" in logged  # the test's own client does log at DEBUG
+    assert PASSWORD not in logged
+    assert basic("dataporten", PASSWORD).split()[1] not in logged

@@ -18,9 +18,9 @@ from pydantic import SecretStr
 from starlette.websockets import WebSocketDisconnect
 
 from example_app.main import DEMO_PASSWORD, create_app
-from gatekeeper_auth import GatekeeperSettings, require_system
+from gatekeeper_auth import GatekeeperSettings, Identity, require_system
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
-from gatekeeper_auth.testing import TEST_USER_ID, FakeGatekeeper
+from gatekeeper_auth.testing import TEST_USER_ID, FakeFeideAPI, FakeGatekeeper, feide_group
 from tests.browser import build_docs
 from tests.helpers import assert_refused
 from tests.servers import serve
@@ -211,7 +211,33 @@ def test_the_testing_guide_example_passes() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert " 5 passed" in result.stdout
+
+
+def test_feide_groups_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = example("feide_groups")
+    feide = FakeFeideAPI()
+    uio = feide_group(module.UIO, "employee", display_name="UiO")
+    alice = feide.add_user("alice", groups=[uio], userinfo={"name": "Alice"})
+    bob = feide.add_user("bob", groups=[feide_group(module.UIO, "student")])
+    settings = GatekeeperSettings(password=[SecretStr("change-me")])
+    client = TestClient(
+        module.create_app(settings, settings.feide_api(transport=feide.transport()))
+    )
+    gk = DOCS_GATEKEEPER
+
+    me = client.get("/staff/me", headers=gk.user(token=alice))
+    assert me.json() == {"name": "Alice", "groups": ["UiO"]}
+    assert_refused(client.get("/staff/reports", headers=gk.user(token=bob)), "group_missing")
+    assert_refused(client.get("/staff/reports", headers=gk.system()), "system_token_not_allowed")
+    assert feide.requests == {"/groups/me/groups": 2, "/userinfo/v1/userinfo": 1}
+
+    monkeypatch.setenv("GATEKEEPER_PASSWORD", "change-me")
+    monkeypatch.setenv("GATEKEEPER_FEIDE_CLIENT_ID", "02d0f79b-7fbc-422b-bb31-a4d22121f040")
+    monkeypatch.setenv("GATEKEEPER_FEIDE_CLIENT_SECRET", "data-source-secret")
+    from_environment = TestClient(module.app_from_environment())
+    refused = from_environment.get("/staff/reports", headers=gk.system())
+    assert_refused(refused, "system_token_not_allowed")
 
 
 def test_client_example_against_the_dev_gatekeeper() -> None:
@@ -306,3 +332,39 @@ def test_every_test_the_security_page_names_exists() -> None:
     assert len(named) >= 10
     for name in named:
         assert f"def {name}(" in sources, name
+
+
+def test_authenticators_example_serves_both_paths_own_keys_and_problem_details(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from docs.examples.authenticators import create_app
+    from gatekeeper_auth import FeideJWT
+    from gatekeeper_auth.fake_feide import FakeFeideIssuer
+    from gatekeeper_auth.fastapi import require_system
+
+    issuer = FakeFeideIssuer()
+    monkeypatch.setenv("GATEKEEPER_PASSWORD", "change-me")
+    app = create_app(FeideJWT(audience=issuer.audience, transport=issuer.transport()))
+
+    @app.get("/reports")
+    async def reports(caller: Identity = Depends(require_system())) -> dict[str, str]:  # noqa: B008
+        return {"client": caller.client_id, "source": caller.source}
+
+    jwt_headers = {"Authorization": f"Bearer {issuer.mint()}"}
+    with TestClient(app) as client:
+        by_gatekeeper = client.get("/reports", headers=DOCS_GATEKEEPER.system()).json()
+        by_jwt = client.get("/reports", headers=jwt_headers).json()
+        own_key = client.get("/legacy", headers={"Authorization": "ApiKey s3cret-key"}).json()
+        refused = client.get("/reports", headers={"Authorization": "ApiKey s3cret-key"})
+        wrong = client.get("/reports", headers=DOCS_GATEKEEPER.user())
+    assert by_gatekeeper == {
+        "client": DOCS_GATEKEEPER.system()["X-Dataporten-Clientid"],
+        "source": "gatekeeper",
+    }
+    assert by_jwt["source"] == "jwt"
+    assert own_key == {"hello": "api key holder"}
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "https://errors.example.org/authentication_required"
+    assert wrong.status_code == 403
+    assert wrong.json()["type"] == "https://errors.example.org/user_token_not_allowed"

@@ -336,7 +336,7 @@ def run_walkthrough(*args: str) -> list[str]:
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
 def test_make_run_walkthrough_gives_the_promised_answers() -> None:
     answers = [json.loads(line) for line in run_walkthrough()]
-    assert len(answers) == 6, answers
+    assert len(answers) == 10, answers
     assert answers[0] == {"pong": SYSTEM_ID}
     assert answers[1]["detail"]["code"] == "user_token_not_allowed"
     assert answers[2]["user_id"] == "76a7a061-3c55-430d-8ee0-6f82ec42501f"
@@ -346,6 +346,12 @@ def test_make_run_walkthrough_gives_the_promised_answers() -> None:
     assert answers[5] == {
         "detail": {"code": "user_token_not_allowed", "message": answers[5]["detail"]["message"]}
     }
+    # Feide's groups API, asked with each caller's own token, on both paths.
+    alice = "76a7a061-3c55-430d-8ee0-6f82ec42501f"
+    assert answers[6] == {"staff_reports": ["2026-q4"], "for": alice}
+    assert answers[7]["detail"]["code"] == "group_missing"
+    assert answers[8]["detail"]["code"] == "system_token_not_allowed"
+    assert answers[9] == {"staff_reports": ["2026-q4"], "for": alice}
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
@@ -355,12 +361,23 @@ def test_make_run_walkthrough_gives_the_promised_answers() -> None:
 )
 def test_walkthrough_without_the_userid_grant_closes_the_system_routes() -> None:
     answers = run_walkthrough("--without-userid")
-    assert len(answers) == 3, answers
+    assert len(answers) == 5, answers
     assert '"userid_grant_missing"' in answers[0]
     assert '"user_id":null' in answers[1]
     assert '"secondary_ids":["feide:alice@example.org","nin:01019012345"]' in answers[1]
     # A user token on a system route: refused either as a user's or for the missing grant.
     assert "userid_grant_missing" in answers[2] or "user_token_not_allowed" in answers[2]
+    # The JWT path: closed too once the verifier reads GATEKEEPER_JWT_USERID_GRANT.
+    if "jwt_userid_grant" in GatekeeperSettings.model_fields:
+        assert '"userid_grant_missing"' in answers[3]
+    else:
+        assert json.loads(answers[3]) == {"pong": SYSTEM_ID}
+    assert json.loads(answers[4]) == {
+        "user_id": None,
+        "client_id": WEB_ID,
+        "secondary_ids": ["feide:alice@example.org"],
+        "acr": None,
+    }
 
 
 def test_make_run_serves_both_with_the_h11_parser() -> None:

@@ -10,8 +10,10 @@ from fastapi.testclient import TestClient
 from gatekeeper_auth import (
     CODES,
     ConfigurationError,
+    GatekeeperGuard,
     GatekeeperMiddleware,
     Identity,
+    Refusal,
     require_system,
     require_user,
 )
@@ -304,3 +306,41 @@ def test_override_caller_is_undone_after_use() -> None:
     assert app.dependency_overrides
     undo()
     assert not app.dependency_overrides
+
+
+@pytest.mark.parametrize(
+    ("guard", "identity", "message"),
+    [
+        (
+            require_user(allow_system_with_scopes={"reports"}),
+            system_identity(scopes={"read"}),
+            "This route is for requests on behalf of a user; the token has no user. A user's "
+            "token would be let in, or a system token with the sub-scope(s) reports; this one "
+            "lacks reports.",
+        ),
+        (
+            require_user(),
+            system_identity(),
+            "This route is for requests on behalf of a user; the token has no user. A token "
+            "issued to a logged-in user would be let in.",
+        ),
+        (
+            require_system(),
+            user_identity(),
+            "This route is for system requests (client credentials); the token represents a "
+            "user. A token the client got for itself, with the client credentials flow, would "
+            "be let in.",
+        ),
+        (
+            require_system(scopes={"read", "write"}),
+            system_identity(scopes={"read"}),
+            "The token lacks the sub-scope(s): write.",
+        ),
+    ],
+)
+def test_each_refusal_says_what_would_have_been_let_in(
+    guard: GatekeeperGuard, identity: Identity, message: str
+) -> None:
+    with pytest.raises(Refusal) as refused:
+        guard.rule.check(identity)
+    assert refused.value.message == message

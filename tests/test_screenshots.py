@@ -84,3 +84,24 @@ def test_swagger_ui_of_the_example_lists_the_operations_and_authorize(tmp_path: 
     assert locked == 1  # the padlock closed: the token will be sent
     assert page.blocked == []  # Swagger UI is served from the package, not a CDN
     assert page.errors == []
+
+
+def test_no_code_block_is_cut_off_or_covered_by_its_copy_button_at_1280_px(
+    tmp_path: Path,
+) -> None:
+    site = build_docs(tmp_path / "site")
+    app = Starlette()
+    app.mount("/", StaticFiles(directory=site, html=True))
+    cut: list[str] = []
+    with serve(app) as url, browser_page(tmp_path / "artifacts", width=1280) as page:
+        for html in sorted(site.glob("**/index.html")):
+            path = "/" + str(html.parent.relative_to(site)).removeprefix(".") + "/"
+            page.open(url + path.replace("//", "/"))
+            # A block whose text is wider than its box hides the rest of its lines; a copy
+            # button needs the block's right padding to sit beside the text, not over it.
+            cut += page.page.locator(".md-typeset pre > code").evaluate_all(
+                """codes => codes.filter(c => c.scrollWidth > c.clientWidth + 1
+                        || parseFloat(getComputedStyle(c).paddingRight) < 30)
+                    .map(c => location.pathname + ': ' + c.innerText.split('\\n')[0])"""
+            )
+    assert cut == []

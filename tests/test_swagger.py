@@ -129,6 +129,10 @@ def test_try_it_out_through_the_gatekeeper_with_a_client_and_with_a_user_token(
         page.open(gatekeeper + "/docs")  # no token: the demo API allows unauthenticated calls
         page.wait_for_text("/system/ping", selector=".swagger-ui")
         servers = page.text(".servers")
+        page.click("Authorize")
+        page.wait_for_text("Available authorizations", selector=".modal-ux")
+        offered = page.text(".modal-ux")  # before authorizing, with the scopes to choose
+        page.click("Close")
         dialog = authorize(
             page,
             {"client_id:": REPORTS.id, "client_secret:": secret(REPORTS)},
@@ -144,6 +148,9 @@ def test_try_it_out_through_the_gatekeeper_with_a_client_and_with_a_user_token(
 
     assert gatekeeper in servers
     assert f"Token URL: {gatekeeper}/oauth/token" in dialog
+    assert "API requires the following scopes" in offered  # and names them:
+    assert "gk_exampleapi\n\nthe basic scope of the API exampleapi" in offered
+    assert "gk_exampleapi_reports\n\nthe sub-scope reports" in offered
     assert "Authorized" in dialog
     assert secret(REPORTS) not in dialog  # Swagger UI masks the secret
     assert as_client == Shown(f"{gatekeeper}/system/ping", 200, {"pong": REPORTS.id})
@@ -167,7 +174,21 @@ def test_docs_and_the_openapi_document_load_through_the_gatekeeper_without_a_tok
     assert script.status_code == 200
     assert schema.json()["servers"] == [{"url": gatekeeper, "description": "the API gatekeeper"}]
     flows = schema.json()["components"]["securitySchemes"]["DataportenOAuth2"]["flows"]
-    assert flows == {"clientCredentials": {"tokenUrl": f"{gatekeeper}/oauth/token", "scopes": {}}}
+    assert flows == {
+        "clientCredentials": {
+            "tokenUrl": f"{gatekeeper}/oauth/token",
+            "scopes": {
+                "gk_exampleapi": "the basic scope of the API exampleapi",
+                "gk_exampleapi_reports": "the sub-scope reports",
+                "gk_exampleapi_act-for-users": "the sub-scope act-for-users",
+            },
+        }
+    }
+    reports = schema.json()["paths"]["/reports"]["get"]["security"]
+    assert reports == [
+        {"DataportenGatekeeper": []},
+        {"DataportenOAuth2": ["gk_exampleapi", "gk_exampleapi_reports"]},
+    ]
 
 
 def test_a_guarded_route_without_a_token_is_still_refused_by_the_backend(gatekeeper: str) -> None:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gatekeeper_auth.devgate.config import Client, DevGateConfig, UpstreamCredentials, User
+from gatekeeper_auth.devgate.config import (
+    Client,
+    DataSource,
+    DevGateConfig,
+    Group,
+    UpstreamCredentials,
+    User,
+)
 from gatekeeper_auth.devgate.extras import MissingExtra, require_extras
 
 if TYPE_CHECKING:
@@ -20,7 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Client",
+    "DataSource",
     "DevGateConfig",
+    "Group",
     "MissingExtra",
     "UpstreamCredentials",
     "User",
@@ -34,8 +43,10 @@ def create_devgate(
     """The development gatekeeper as an ASGI app, forwarding to `config.upstream`.
 
     `transport` replaces the network toward the upstream for HTTP (tests pass
-    `httpx2.ASGITransport`). Serve it with `gatekeeper_auth.devgate.server.uvicorn_config`, which
-    keeps the server from adding a second Date and Server header to relayed answers.
+    `httpx2.ASGITransport`; such a transport gets the request target with its dot segments
+    resolved: only the network transport sends it byte for byte). Serve it with
+    `gatekeeper_auth.devgate.server.uvicorn_config`, which keeps the server from adding a second
+    Date and Server header to relayed answers.
     """
     require_extras()
     from gatekeeper_auth.devgate.app import build

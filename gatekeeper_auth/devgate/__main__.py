@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--grants",
         help="the API's user-id grants, comma separated (userid,userid-feide,userid-nin); "
-        "overrides the config's grants; '' for none",
+        "overrides the config's grants, and each data source's (userid or none); '' for none",
     )
     return parser
 
@@ -56,7 +56,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.upstream:
             changes["upstream"] = args.upstream
         if args.grants is not None:
-            changes["grants"] = [g.strip() for g in args.grants.split(",") if g.strip()]
+            grants = [g.strip() for g in args.grants.split(",") if g.strip()]
+            changes["grants"] = grants
+            # The API on the JWT path is its data source: it gets the user id in sub or not.
+            changes["datasources"] = [
+                source | {"grants": [g for g in grants if g == "userid"]}
+                for source in config.model_dump()["datasources"]
+            ]
         if changes:
             config = DevGateConfig.model_validate(config.model_dump() | changes)
     except ValueError as error:

@@ -7,8 +7,9 @@ example that `python -m gatekeeper_auth.devgate --example-config` prints.
 from __future__ import annotations
 
 import tomllib
+import warnings
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -21,11 +22,24 @@ from pydantic import (
     model_validator,
 )
 
+from gatekeeper_auth._platform import (
+    DATASOURCE_PREFIX,
+    GATEKEEPER_USERNAME,
+    HEADER_PREFIX,
+    LEGACY_HEADER_PREFIX,
+    LONGTERM_LIFETIME,
+    TOKEN_LIFETIME,
+)
+
+__all__ = ["LONGTERM_LIFETIME", "Client", "DataSource", "DevGateConfig", "Group", "User"]
+
 Grant = Literal["userid", "userid-feide", "userid-nin"]
 #: The user claims a data source can be authorised for (Feide's "Tokens" reference).
 UserClaim = Literal["name", "eduPersonPrincipalName", "nin"]
-#: 680 days: what Dataporten gives a token with the `longterm` scope.
-LONGTERM_LIFETIME = 680 * 24 * 3600
+#: eduPerson affiliations, the values of an organisation group's `affiliation`.
+Affiliation = Literal[
+    "employee", "faculty", "staff", "student", "member", "affiliate", "alum", "library-walk-in"
+]
 _VISIBLE = r"^[\x21-\x7e]+$"  # what goes into a header value as an id or scope
 
 
@@ -43,6 +57,49 @@ class Client(_Strict):
     longterm: bool = False  # may ask for the `longterm` scope (680-day tokens)
 
 
+class Membership(_Strict):
+    """The user's membership of a group, as Feide's groups API writes it: `basic` for every
+    group; for an organisation (`fc:org`) the eduPerson `affiliation`s and the primary one.
+    `active = false` lists the group only with `?showAll=true` (an ended membership)."""
+
+    basic: Literal["member", "admin", "owner"] = "member"
+    affiliation: list[Affiliation] | None = None
+    primaryAffiliation: Affiliation | None = None  # Feide's spelling
+    active: bool | None = None
+
+    @model_validator(mode="after")
+    def _primary_is_one_of_them(self) -> Membership:
+        if self.primaryAffiliation is not None and self.primaryAffiliation not in (
+            self.affiliation or []
+        ):
+            raise ValueError("primaryAffiliation must be one of the group's affiliation list")
+        return self
+
+
+class Group(_Strict):
+    """A group the user is a member of, served by the local groups API as written here."""
+
+    id: str = Field(pattern=r"^fc:[\x21-\x7e]+$")
+    type: str = Field(pattern=r"^fc:[\x21-\x7e]+$")
+    displayName: str = Field(min_length=1)  # Feide's spelling
+    membership: Membership = Membership()
+
+    @model_validator(mode="after")
+    def _affiliations_for_organisations(self) -> Group:
+        membership = self.membership
+        has_affiliation = membership.affiliation is not None or membership.primaryAffiliation
+        if has_affiliation and self.type != "fc:org":
+            raise ValueError(
+                f"group {self.id}: affiliation and primaryAffiliation are for organisation "
+                'groups (type = "fc:org")'
+            )
+        return self
+
+    def as_feide(self) -> dict[str, Any]:
+        """The group as Feide's groups API answers it."""
+        return self.model_dump(exclude_none=True)
+
+
 class User(_Strict):
     """A demo end user, standing in for a real login (the `password` grant)."""
 
@@ -57,19 +114,33 @@ class User(_Strict):
         pattern=r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$",
     )
 
+    # Her groups, served by the local groups API (`GET /groups/me/groups`).
+    groups: list[Group] = []
+
     @model_validator(mode="after")
     def _check_secondary_ids(self) -> User:
         for sid in self.secondary_ids:
             type_, colon, value = sid.partition(":")
             if not (type_ and colon and value):
                 raise ValueError(f"secondary id {sid!r} is not type:value (feide:user@org.no)")
+        ids = [group.id for group in self.groups]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"user {self.username}: group ids must be unique")
         return self
+
+    def secondary_id(self, kind: str) -> str | None:
+        """Her first secondary id of `kind` (`feide`, `nin`), without the `kind:`."""
+        for sid in self.secondary_ids:
+            type_, _, value = sid.partition(":")
+            if type_ == kind:
+                return value
+        return None
 
 
 class UpstreamCredentials(_Strict):
     """What the gatekeeper presents to the backend: Basic (the default) or a bearer token."""
 
-    username: str = "dataporten"
+    username: str = GATEKEEPER_USERNAME
     password: SecretStr | None = None
     bearer_token: SecretStr | None = None
 
@@ -83,17 +154,47 @@ class UpstreamCredentials(_Strict):
 class DataSource(_Strict):
     """A data source the local Feide issues JWTs for (token exchange), and what it may get.
 
-    `scopes` are its access levels, the `scope` a client may ask for. `user_claims` are the
-    user claims it is authorised for: a user's JWT carries only those. `user_sub` is what `sub`
-    holds in a user's JWT: the user id, or the client id as in Feide's own reference example;
-    with `client_id` and no user claims, a user's JWT looks exactly like a system one (the JWT
-    form of the userid trap)."""
+    `scopes` are its access levels, the `scope` a client may ask for. `grants` are its grants
+    of the user's identity, as an API's on the gatekeeper: with `userid`, `sub` in a user's JWT
+    is the user id; without it, the client id, as in Feide's own reference example.
+    `user_claims` are the user claims it is authorised for: a user's JWT carries only those.
+    Without `userid` and without user claims, a user's JWT looks exactly like a system one (the
+    JWT form of the userid trap). The data source's own client, which exchanges the JWTs it
+    receives for Feide API tokens, is the `[[clients]]` entry whose id is the data source's id
+    (the audience after `https://n.feide.no/datasources/`), as on Feide."""
 
     audience: str = Field(min_length=1, pattern=_VISIBLE)
     name: str = ""
     scopes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/-]+$")]] = []
+    grants: list[Literal["userid"]] = ["userid"]
     user_claims: list[UserClaim] = []
-    user_sub: Literal["user_id", "client_id"] = "user_id"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _user_sub_is_deprecated(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "user_sub" not in data:
+            return data
+        data = dict(data)
+        user_sub = data.pop("user_sub")
+        if user_sub not in ("user_id", "client_id"):
+            raise ValueError('user_sub is "user_id" or "client_id" (deprecated: use grants)')
+        if "grants" in data:
+            raise ValueError("set grants alone: user_sub is its deprecated form")
+        new = 'grants = ["userid"]' if user_sub == "user_id" else "grants = []"
+        warnings.warn(
+            f'[[datasources]] user_sub = "{user_sub}" is deprecated: write {new} instead',
+            FutureWarning,
+            stacklevel=2,
+        )
+        data["grants"] = ["userid"] if user_sub == "user_id" else []
+        return data
+
+    @property
+    def id(self) -> str | None:
+        """The data source's id (its own client's id), or None for another kind of audience."""
+        if not self.audience.startswith(DATASOURCE_PREFIX):
+            return None
+        return self.audience[len(DATASOURCE_PREFIX) :] or None
 
 
 class Feide(_Strict):
@@ -119,16 +220,23 @@ class DevGateConfig(_Strict):
     clients: list[Client] = Field(min_length=1)
     users: list[User] = []
     grants: list[Grant] = ["userid", "userid-feide", "userid-nin"]
-    token_lifetime: int = Field(default=28800, gt=0)
+    token_lifetime: int = Field(default=TOKEN_LIFETIME, gt=0)
     longterm_lifetime: int = Field(default=LONGTERM_LIFETIME, gt=0)
     forward_token: bool = True  # false: no X-Dataporten-token (a deviation from the platform)
     requireuser: bool = False
     allow_unauthenticated: bool = False
-    header_prefix: Literal["X-Dataporten-", "X-FeideConnect-"] = "X-Dataporten-"
+    header_prefix: str = HEADER_PREFIX  # or LEGACY_HEADER_PREFIX, the platform's before 2016
     upstream_timeout: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     feide: Feide = Feide()
     datasources: list[DataSource] = []
+
+    @field_validator("header_prefix")
+    @classmethod
+    def _platform_prefix(cls, value: str) -> str:
+        if value not in (HEADER_PREFIX, LEGACY_HEADER_PREFIX):
+            raise ValueError(f"header_prefix is {HEADER_PREFIX!r} or {LEGACY_HEADER_PREFIX!r}")
+        return value
 
     @field_validator("upstream")
     @classmethod

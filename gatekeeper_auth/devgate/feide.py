@@ -1,10 +1,11 @@
 """The local Feide: the dev gatekeeper's signing key, its discovery document and key set, and the
 JWT access tokens it mints for data sources (the token-exchange grant is in `exchange.py`).
 
-The tokens have the claims of Feide's "Tokens" reference (`aud`, `iss`, `iat`, `nbf`, `exp`,
-`client_id`, `sub`, `scope`, `act`, and the user claims the data source is authorised for), no
-`jti`, and the header `typ: JWT`, `alg: RS256`, `kid`: what Feide sends, so an API tried against
-it meets what production sends. PyJWT (the `jwt` extra) signs them.
+Tokens are minted by `FakeFeideIssuer`, the library's one way of writing Feide-shaped JWTs:
+the claims of Feide's "Tokens" reference (`aud`, `iss`, `iat`, `nbf`, `exp`, `client_id`,
+`sub`, `scope`, `act`, and the user claims the data source is authorised for), no `jti`, and
+the header `typ: JWT`, `alg: RS256`, `kid`: what Feide sends, so an API tried against it meets
+what production sends.
 """
 
 from __future__ import annotations
@@ -13,18 +14,44 @@ import base64
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from gatekeeper_auth._platform import TOKEN_EXCHANGE
+from gatekeeper_auth._platform import (
+    AUTHORIZATION_URL,
+    FEIDE_JWKS_URL,
+    OPENID_USERINFO_URL,
+    TOKEN_EXCHANGE,
+    TOKEN_URL,
+)
 from gatekeeper_auth.claims import EPPN, NIN
 from gatekeeper_auth.devgate.config import Client, DataSource, DevGateConfig, User
+from gatekeeper_auth.fake_feide import FakeFeideIssuer
 
 #: 2048 bits, as `FeideJWT`'s key set requires.
 KEY_BITS = 2048
 _CLAIM_NAMES = {"name": "name", "eduPersonPrincipalName": EPPN, "nin": NIN}
+#: Where Feide serves its endpoints on auth.dataporten.no; the dev gatekeeper, on its own address.
+TOKEN_PATH = urlsplit(TOKEN_URL).path
+JWKS_PATH = urlsplit(FEIDE_JWKS_URL).path
+AUTHORIZATION_PATH = urlsplit(AUTHORIZATION_URL).path
+OPENID_USERINFO_PATH = urlsplit(OPENID_USERINFO_URL).path
+#: Its token endpoint's client authentication methods (for the grants: docs/devgate.md).
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+@dataclass(frozen=True, slots=True)
+class Minted:
+    """What a JWT the local Feide minted stands for, so that its data source can exchange it."""
+
+    client: Client
+    user: User | None
+    datasource: DataSource
+    expires_at: float
 
 
 class LocalFeide:
@@ -36,10 +63,10 @@ class LocalFeide:
 
     def __init__(self, config: DevGateConfig) -> None:
         self.config = config
-        self._key = _load_key(config) if config.feide.signing_key_file else _new_key()
-        public = _public_jwk(self._key)
-        self.kid = _thumbprint(public)
-        self._jwks = {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+        key = _load_key(config) if config.feide.signing_key_file else _new_key()
+        self.kid = _thumbprint(_public_jwk(key))
+        self._issuer = FakeFeideIssuer(lifetime=config.feide.jwt_lifetime, key=key, kid=self.kid)
+        self._minted: dict[str, Minted] = {}
         #: How many times the key set was served: for tests (an app should fetch it once).
         self.jwks_requests = 0
 
@@ -57,7 +84,7 @@ class LocalFeide:
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     async def discovery(self, request: Request) -> JSONResponse:
-        """`GET /.well-known/openid-configuration`: where the keys and the token endpoint are."""
+        """`GET /.well-known/openid-configuration`: where the keys and the endpoints are."""
         try:
             issuer = self.issuer(request)
         except LookupError as error:
@@ -65,17 +92,23 @@ class LocalFeide:
         return JSONResponse(
             {
                 "issuer": issuer,
-                "jwks_uri": f"{issuer}/openid/jwks",
-                "token_endpoint": f"{issuer}/oauth/token",
+                "authorization_endpoint": issuer + AUTHORIZATION_PATH,
+                "token_endpoint": issuer + TOKEN_PATH,
+                "userinfo_endpoint": issuer + OPENID_USERINFO_PATH,
+                "jwks_uri": issuer + JWKS_PATH,
                 "grant_types_supported": ["client_credentials", "password", TOKEN_EXCHANGE],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-            }
+                "token_endpoint_auth_methods_supported": AUTH_METHODS,
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+            },
+            headers=PUBLIC,
         )
 
     async def jwks(self, request: Request) -> JSONResponse:
         """`GET /openid/jwks`: the public key, by `kid`."""
         self.jwks_requests += 1
-        return JSONResponse(self._jwks)
+        return JSONResponse(self._issuer.jwks(), headers=PUBLIC)
 
     def mint(
         self,
@@ -86,27 +119,34 @@ class LocalFeide:
         datasource: DataSource,
         scopes: list[str],
     ) -> str:
-        """An RS256 JWT for `datasource`, living `[feide] jwt_lifetime` seconds."""
-        import jwt
+        """An RS256 JWT for `datasource`, living `[feide] jwt_lifetime` seconds. `sub` is the
+        user id only when the data source has the `userid` grant; otherwise the client id."""
+        overrides: dict[str, Any] = {"iss": issuer, "act": {"sub": client.id}}
+        if user is not None and "userid" not in datasource.grants:
+            overrides["sub"] = client.id
+        token = self._issuer.mint(
+            user_id=None if user is None else user.user_id,
+            client_id=client.id,
+            scope=" ".join(scopes),
+            audience=datasource.audience,
+            user_claims=None if user is None else _user_claims(user, datasource),
+            claims=overrides,
+        )
+        now = time.monotonic()
+        for old in [t for t, m in self._minted.items() if m.expires_at <= now]:
+            del self._minted[old]
+        expires_at = now + self.config.feide.jwt_lifetime
+        self._minted[token] = Minted(client, user, datasource, expires_at)
+        return token
 
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "aud": datasource.audience,
-            "iss": issuer,
-            "iat": now,
-            "nbf": now,
-            "exp": now + self.config.feide.jwt_lifetime,
-            "client_id": client.id,
-            "sub": client.id,
-            "scope": " ".join(scopes),
-            "act": {"sub": client.id},
-        }
-        if user is not None:
-            if datasource.user_sub == "user_id":
-                claims["sub"] = user.user_id
-            claims.update(_user_claims(user, datasource))
-        headers = {"kid": self.kid, "typ": "JWT"}
-        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
+    def minted(self, token: str) -> Minted | None:
+        """What a JWT minted here stands for, while it lives; None for any other string."""
+        found = self._minted.get(token)
+        return found if found is not None and found.expires_at > time.monotonic() else None
+
+
+#: The discovery document and the key set are public: any web page may read them.
+PUBLIC = {"Access-Control-Allow-Origin": "*"}
 
 
 def _user_claims(user: User, datasource: DataSource) -> dict[str, str]:

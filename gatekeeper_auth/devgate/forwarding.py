@@ -1,13 +1,18 @@
 """Which headers cross the dev gatekeeper, both ways, and which it adds.
 
-Toward the upstream: the caller's headers, less the hop-by-hop ones (RFC 9110 §7.6.1, including
-every header the caller's `Connection` names), less anything under either gatekeeper prefix
-(`X-Dataporten-`, `X-FeideConnect-`, any case, `_` for `-`: the platform clears its own prefix
-and nginx drops `_` names), less `Forwarded`/`X-Forwarded-*` (the caller must not choose the
-address the backend sees; whether the real gatekeeper adds its own is not public, so none is
-added), less the caller's `Authorization` unless it is kept on purpose (OPTIONS). Then the
-gatekeeper's own, spelled as the platform writes them (prefix + lower-case field name), and
-never with an empty value: the platform's proxy drops those.
+Toward the upstream, as the platform's proxy (nginx) passes them: the caller's headers as they
+are, `Forwarded`, `X-Forwarded-*`, `Proxy-Authorization` and the headers the caller's
+`Connection` names included, less
+- every header whose name holds `_` (nginx drops those by default), which also clears any
+  `X_Dataporten_*` spelling;
+- anything under either gatekeeper prefix (`X-Dataporten-`, `X-FeideConnect-`, any case: the
+  platform clears its own prefix);
+- the hop-by-hop headers nginx sets or clears itself (`Connection`, `Keep-Alive`, `TE`,
+  `Upgrade`, `Transfer-Encoding`, ...), and `Host` and `Content-Length`, rebuilt for the upstream;
+- the caller's `Authorization`, unless the request passes anonymous (OPTIONS, or a public API
+  without a token), when it is the caller's own and stays as it is.
+Then the gatekeeper's own headers, spelled as the platform writes them (prefix + lower-case field
+name), and never with an empty value: the platform's proxy drops those.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gatekeeper_auth._platform import basic
+from gatekeeper_auth._platform import (
+    HEADER_PREFIX,
+    LEGACY_HEADER_PREFIX,
+    basic,
+    gatekeeper_headers,
+    scope_list,
+)
 from gatekeeper_auth.devgate.config import DevGateConfig
 from gatekeeper_auth.devgate.tokens import Grant
 
@@ -34,9 +45,10 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-# Rebuilt by the client toward the upstream (Host from the upstream URL, the length from the
-# body) or answered here (Expect: 100-continue is the server's job on each hop).
-_REBUILT = frozenset({b"host", b"content-length", b"expect"})
+# What nginx sets or clears on the way to the upstream whatever the caller sent (it passes
+# Proxy-Authorization and the headers Connection names); Host and the length are rebuilt from the
+# upstream URL and the body, and Expect: 100-continue is answered on each hop.
+_NOT_FORWARDED = (HOP_BY_HOP - {b"proxy-authorization"}) | {b"host", b"content-length", b"expect"}
 _WEBSOCKET = frozenset(
     {
         b"sec-websocket-key",
@@ -46,13 +58,13 @@ _WEBSOCKET = frozenset(
         b"sec-websocket-accept",
     }
 )
-_GATEKEEPER_PREFIXES = (b"x-dataporten-", b"x-feideconnect-")
+_GATEKEEPER_PREFIXES = (HEADER_PREFIX.lower().encode(), LEGACY_HEADER_PREFIX.lower().encode())
 
 
 @dataclass(frozen=True, slots=True)
 class Admission:
     """What the gate decided: `grant` None is anonymous (OPTIONS, or a public API without a
-    token); `keep_authorization` leaves the caller's own `Authorization` on (OPTIONS only)."""
+    token); `keep_authorization` leaves the caller's own `Authorization` on (anonymous only)."""
 
     grant: Grant | None
     keep_authorization: bool = False
@@ -66,27 +78,19 @@ def _named_by_connection(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
     return named
 
 
-def _normal(name: bytes) -> bytes:
-    return name.lower().replace(b"_", b"-")
-
-
 def caller_headers(
     headers: Iterable[tuple[bytes, bytes]], *, keep_authorization: bool, websocket: bool = False
 ) -> Headers:
-    """The caller's headers that may go on to the upstream."""
-    headers = list(headers)
-    dropped = HOP_BY_HOP | _REBUILT | _named_by_connection(headers)
-    if websocket:
-        dropped |= _WEBSOCKET
+    """The caller's headers that go on to the upstream."""
+    dropped = _NOT_FORWARDED | _WEBSOCKET if websocket else _NOT_FORWARDED
     kept: Headers = []
     for name, value in headers:
-        normal = _normal(name)
+        lower = name.lower()
         if (
-            normal in dropped
-            or normal.startswith(_GATEKEEPER_PREFIXES)
-            or normal == b"forwarded"
-            or normal.startswith(b"x-forwarded-")
-            or (normal == b"authorization" and not keep_authorization)
+            b"_" in lower
+            or lower in dropped
+            or lower.startswith(_GATEKEEPER_PREFIXES)
+            or (lower == b"authorization" and not keep_authorization)
         ):
             continue
         kept.append((name, value))
@@ -101,12 +105,11 @@ def response_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     return [(name, value) for name, value in headers if name.lower() not in dropped]
 
 
-class GatekeeperHeaders:
-    """The headers the gatekeeper adds, computed from the configuration once."""
+class UpstreamHeaders:
+    """The headers the gatekeeper adds toward the upstream, from the configuration."""
 
     def __init__(self, config: DevGateConfig) -> None:
         self.config = config
-        self.prefix = config.header_prefix.encode()
         creds = config.upstream_credentials
         if creds.bearer_token is not None:
             secret = b"Bearer " + creds.bearer_token.get_secret_value().encode()
@@ -116,34 +119,33 @@ class GatekeeperHeaders:
         self._authorization = secret
 
     def __repr__(self) -> str:  # never show the credentials
-        return f"GatekeeperHeaders(api={self.config.api!r})"
+        return f"UpstreamHeaders(api={self.config.api!r})"
 
     def for_admission(self, admission: Admission) -> Headers:
         """OPTIONS and token-less requests get the Gatekeeper header alone; a token gets the
         credentials and the fields the platform's controller computes for it."""
         grant = admission.grant
-        if grant is None:
-            return [self._h("gatekeeper", self.config.api)]
-        fields = [
-            ("clientid", grant.client.id),
-            ("scopes", ",".join(sorted(grant.scopes))),
-            ("gatekeeper", self.config.api),
-            ("acr", grant.acr or ""),
-        ]
-        user, grants = grant.user, self.config.grants
-        if user is not None:
-            if "userid" in grants:
-                fields.append(("userid", user.user_id))
-            secondary = [s for s in user.secondary_ids if _grant_for(s) in grants]
-            fields.append(("userid-sec", ",".join(secondary)))
-        if self.config.forward_token:
-            fields.append(("token", grant.api_token))
-        added = [(b"Authorization", self._authorization)]
-        added += [self._h(name, value) for name, value in fields if value]  # never empty
-        return added
+        values: dict[str, str | None] = {"Gatekeeper": self.config.api}
+        if grant is not None:
+            values |= self._fields(grant)
+        added = gatekeeper_headers(values, self.config.header_prefix, as_written=True)
+        encoded = [(name.encode(), value.encode()) for name, value in added.items()]
+        return encoded if grant is None else [(b"Authorization", self._authorization), *encoded]
 
-    def _h(self, field: str, value: str) -> tuple[bytes, bytes]:
-        return (self.prefix + field.encode(), value.encode())
+    def _fields(self, grant: Grant) -> dict[str, str | None]:
+        user, grants = grant.user, self.config.grants
+        fields: dict[str, str | None] = {
+            "Clientid": grant.client.id,
+            "Scopes": scope_list(sorted(grant.scopes)),
+            "Acr": grant.acr,
+        }
+        if user is not None:
+            fields["Userid"] = user.user_id if "userid" in grants else None
+            secondary = [s for s in user.secondary_ids if _grant_for(s) in grants]
+            fields["Userid-Sec"] = ",".join(secondary)
+        if self.config.forward_token:
+            fields["Token"] = grant.api_token
+        return fields
 
 
 def _grant_for(secondary_id: str) -> str:

@@ -17,13 +17,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Scope
 
 from gatekeeper_auth.devgate.config import DevGateConfig
-from gatekeeper_auth.devgate.forwarding import (
-    GatekeeperHeaders,
-    caller_headers,
-    response_headers,
-)
+from gatekeeper_auth.devgate.forwarding import UpstreamHeaders, caller_headers, response_headers
 from gatekeeper_auth.devgate.gate import Gate, Refused
-from gatekeeper_auth.devgate.target import BadTarget, base_path, upstream_path
+from gatekeeper_auth.devgate.target import BadTarget, base_path, upstream_target
 
 logger = logging.getLogger("gatekeeper_auth.devgate")
 
@@ -43,7 +39,7 @@ class Proxy:
         self.config = config
         self.gate = gate
         self.client = client
-        self.added = GatekeeperHeaders(config)
+        self.added = UpstreamHeaders(config)
         self.upstream = httpx2.URL(config.upstream)
         self.base_path = base_path(config.upstream)
 
@@ -56,7 +52,10 @@ class Proxy:
             return refused.response()
         try:
             path, query = raw_target(request.scope)
-            url = self.upstream.copy_with(raw_path=upstream_path(self.base_path, path, query))
+            target = upstream_target(self.base_path, path, query)
+            # httpx would resolve dot segments in the URL's path: the `target` extension sends
+            # the target byte for byte, to the host, port and scheme of the URL.
+            url = self.upstream.copy_with(raw_path=target)
             headers = caller_headers(raw_headers, keep_authorization=admission.keep_authorization)
             headers += self.added.for_admission(admission)
             length = _content_length(raw_headers)
@@ -64,12 +63,16 @@ class Proxy:
                 headers.append((b"Content-Length", length))
             has_body = length not in (None, b"0") or _chunked(raw_headers)
             upstream_request = self.client.build_request(
-                request.method, url, headers=headers, content=request.stream() if has_body else None
+                request.method,
+                url,
+                headers=headers,
+                content=request.stream() if has_body else None,
+                extensions={"target": target},
             )
         except BadTarget as error:
             logger.info("devgate: refused a request target: %s", error)
             return _error(400, "bad_request", f"the request cannot be forwarded: {error}")
-        except (ValueError, TypeError) as error:  # the message may quote a header: not shown
+        except (ValueError, TypeError, httpx2.InvalidURL) as error:  # may quote a header: not shown
             logger.info("devgate: refused a request it cannot forward: %s", type(error).__name__)
             return _error(400, "bad_request", "the request's headers cannot be forwarded")
         return await self._send(request, upstream_request)

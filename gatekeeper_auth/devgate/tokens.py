@@ -1,16 +1,16 @@
 """The token endpoint: `POST /oauth/token`, answering like Dataporten's auth engine (RFC 6749).
 
 As on the platform: clients authenticate with HTTP Basic for `client_credentials` and `password`
-(form-posted client credentials get `invalid_client`); tokens live `token_lifetime` seconds (8 h),
-or `longterm_lifetime` (680 days) with the `longterm` scope; `expires_in` counts the seconds
-left. The `password` grant stands in for a browser login; `acr_values` in its form plays the
-client asking for an authentication context, the only case in which the gatekeeper sends Acr.
+(form-posted client credentials get `invalid_client`, as in the platform's code); the token
+exchange, newer than that code, takes them in the form too (`client_secret_post`, listed in
+Feide's discovery document). Tokens live `token_lifetime` seconds (8 h), or
+`longterm_lifetime` (680 days) with the `longterm` scope; `expires_in` counts the seconds left.
+The `password` grant stands in for a browser login; `acr_values` in its form plays the client
+asking for an authentication context, the only case in which the gatekeeper sends Acr.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import time
 import uuid
@@ -22,7 +22,8 @@ from urllib.parse import parse_qs, unquote_plus
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from gatekeeper_auth.devgate.config import Client, DevGateConfig, User
+from gatekeeper_auth._platform import LONGTERM_SCOPE, gatekeeper_scope, parse_basic
+from gatekeeper_auth.devgate.config import Client, DataSource, DevGateConfig, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class Grant:
     basic_scope: bool = True  # the token carries gk_<api>
     acr: str | None = None  # set only when the login asked for acr_values
     longterm: bool = False
+    # A Feide API access token, issued to this data source's own client for its JWT.
+    datasource: DataSource | None = None
 
 
 class OAuthError(Exception):
@@ -68,20 +71,23 @@ class TokenIssuer:
     def __init__(self, config: DevGateConfig) -> None:
         self.config = config
         self._grants: dict[str, Grant] = {}
+        self._subtokens: dict[str, Grant] = {}
         self.extra_grants: dict[str, GrantHandler] = {}
 
     def lookup(self, token: str) -> Grant | None:
+        """The grant of an access token this endpoint issued and that has not expired."""
         grant = self._grants.get(token)
-        if grant is None:
-            return None
-        if grant.expires_at <= time.monotonic():
-            del self._grants[token]
-            return None
-        return grant
+        return grant if grant is not None and grant.expires_at > time.monotonic() else None
+
+    def lookup_subtoken(self, subtoken: str) -> Grant | None:
+        """The grant whose subtoken (`X-Dataporten-token`) this is, while it lives."""
+        grant = self._subtokens.get(subtoken)
+        return grant if grant is not None and grant.expires_at > time.monotonic() else None
 
     def clear(self) -> None:
         """Forget every token, as a restart of the gatekeeper would."""
         self._grants.clear()
+        self._subtokens.clear()
 
     def issue(
         self,
@@ -92,16 +98,26 @@ class TokenIssuer:
         basic_scope: bool = True,
         acr: str | None = None,
         longterm: bool = False,
+        datasource: DataSource | None = None,
     ) -> tuple[str, Grant]:
         now = time.monotonic()
         for token in [t for t, g in self._grants.items() if g.expires_at <= now]:
-            del self._grants[token]
+            del self._subtokens[self._grants.pop(token).api_token]
         token = secrets.token_urlsafe(32)
         lifetime = self.config.longterm_lifetime if longterm else self.config.token_lifetime
         grant = Grant(
-            client, user, scopes, now + lifetime, str(uuid.uuid4()), basic_scope, acr, longterm
+            client,
+            user,
+            scopes,
+            now + lifetime,
+            str(uuid.uuid4()),
+            basic_scope,
+            acr,
+            longterm,
+            datasource,
         )
         self._grants[token] = grant
+        self._subtokens[grant.api_token] = grant
         return token, grant
 
     async def endpoint(self, request: Request) -> JSONResponse:
@@ -113,7 +129,7 @@ class TokenIssuer:
             extra = self.extra_grants.get(grant_type)
             if extra is None and grant_type not in ("client_credentials", "password"):
                 raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r}")
-            client = self._authenticate_client(request, form)
+            client = self._authenticate_client(request, form, form_allowed=extra is not None)
             if extra is not None:
                 return JSONResponse(extra(request, client, form), headers=NO_STORE)
             user = self._authenticate_user(form) if grant_type == "password" else None
@@ -121,14 +137,14 @@ class TokenIssuer:
             names = self._scopes(client, form_value(form, "scope"))
         except OAuthError as error:
             return error.response()
-        prefix = f"gk_{self.config.api}_"
+        prefix = gatekeeper_scope(self.config.api, "")  # gk_<api>_, before each sub-scope
         token, grant = self.issue(
             client,
             user,
             frozenset(n[len(prefix) :] for n in names if n.startswith(prefix)),
-            basic_scope=f"gk_{self.config.api}" in names,
+            basic_scope=gatekeeper_scope(self.config.api) in names,
             acr=acr,
-            longterm="longterm" in names,
+            longterm=LONGTERM_SCOPE in names,
         )
         body = {
             "access_token": token,
@@ -138,16 +154,34 @@ class TokenIssuer:
         }
         return JSONResponse(body, headers=NO_STORE)
 
-    def _authenticate_client(self, request: Request, form: dict[str, list[str]]) -> Client:
-        if "client_id" in form or "client_secret" in form:
-            # Dataporten takes form-posted client credentials only with authorization_code.
+    def _authenticate_client(
+        self, request: Request, form: dict[str, list[str]], *, form_allowed: bool
+    ) -> Client:
+        """HTTP Basic, or, where `form_allowed`, `client_id` and `client_secret` in the form."""
+        header = request.headers.get("authorization")
+        posted = "client_id" in form or "client_secret" in form
+        if posted and not form_allowed:
+            # The platform's code takes form-posted credentials only with authorization_code.
             raise OAuthError(
                 "invalid_client", "authenticate the client with HTTP Basic, not in the form", 401
             )
-        header = request.headers.get("authorization")
-        if header is None:
+        if posted and header is not None:
+            raise OAuthError(  # RFC 6749 §2.3: one method per request
+                "invalid_request", "authenticate the client with HTTP Basic or the form, not both"
+            )
+        if posted:
+            client_id, client_secret = (
+                form_value(form, "client_id"),
+                form_value(form, "client_secret"),
+            )
+            if client_id is None or client_secret is None:
+                raise OAuthError(
+                    "invalid_client", "the form needs both client_id and client_secret", 401
+                )
+        elif header is None:
             raise OAuthError("invalid_client", "client authentication (HTTP Basic) is missing", 401)
-        client_id, client_secret = _basic(header)
+        else:
+            client_id, client_secret = _basic(header)
         matched = None
         for client in self.config.clients:
             id_ok = compare_digest(client.id.encode(), client_id.encode())
@@ -177,12 +211,13 @@ class TokenIssuer:
         """The scope names the token gets: all the client's API scopes when none are asked
         for; otherwise exactly those asked for, each of which must be granted. A token asked
         without `gk_<api>` lacks the basic scope, and the proxy answers it 403."""
-        basic = f"gk_{self.config.api}"
-        granted = [basic, *(f"{basic}_{s}" for s in sorted(set(client.scopes)))]
+        api = self.config.api
+        subs = sorted(set(client.scopes))
+        granted = [gatekeeper_scope(api), *(gatekeeper_scope(api, sub) for sub in subs)]
         if client.longterm:
-            granted.append("longterm")
+            granted.append(LONGTERM_SCOPE)
         if requested is None:
-            return [name for name in granted if name != "longterm"]
+            return [name for name in granted if name != LONGTERM_SCOPE]
         wanted = set(requested.split())
         for name in sorted(wanted):
             if name not in granted:
@@ -216,15 +251,14 @@ def form_value(form: dict[str, list[str]], name: str) -> str | None:
 
 
 def _basic(header: str) -> tuple[str, str]:
-    scheme, _, param = header.partition(" ")
-    if scheme.lower() != "basic":
+    if not header.lower().startswith("basic "):
         raise OAuthError("invalid_client", "client authentication must use HTTP Basic", 401)
+    parsed = parse_basic(header.encode("latin-1"))  # Starlette decodes headers as latin-1
     try:
-        decoded = base64.b64decode(param.strip().encode("ascii"), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeError):
+        if parsed is None:
+            raise ValueError
+        client_id, secret = parsed[0].decode("utf-8"), parsed[1].decode("utf-8")
+    except (ValueError, UnicodeError):
         raise OAuthError("invalid_client", "malformed HTTP Basic credentials", 401) from None
-    client_id, colon, secret = decoded.partition(":")
-    if not colon:
-        raise OAuthError("invalid_client", "malformed HTTP Basic credentials", 401)
     # RFC 6749 §2.3.1: the id and secret are form-url-encoded before Basic encoding.
     return unquote_plus(client_id), unquote_plus(secret)

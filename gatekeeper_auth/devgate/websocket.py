@@ -20,16 +20,27 @@ from websockets.http11 import Response as WebsocketsResponse
 from websockets.typing import Subprotocol
 
 from gatekeeper_auth.devgate.config import DevGateConfig
-from gatekeeper_auth.devgate.forwarding import (
-    GatekeeperHeaders,
-    caller_headers,
-    response_headers,
-)
+from gatekeeper_auth.devgate.forwarding import UpstreamHeaders, caller_headers, response_headers
 from gatekeeper_auth.devgate.gate import Gate, Refused
 from gatekeeper_auth.devgate.proxy import raw_target
-from gatekeeper_auth.devgate.target import BadTarget, base_path, upstream_path
+from gatekeeper_auth.devgate.target import BadTarget, base_path, upstream_target
 
 logger = logging.getLogger("gatekeeper_auth.devgate")
+
+
+class _NoDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The websockets library's logger for the upstream connection, with DEBUG off for good.
+
+    At DEBUG the library writes every handshake header, the gatekeeper's `Authorization`
+    (its password) and the subtoken among them; whatever the logging configuration, this
+    logger never writes a DEBUG line, so never those. INFO and above go to
+    `gatekeeper_auth.devgate.websocket`."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+_UPSTREAM_LOGGER = _NoDebug(logging.getLogger("gatekeeper_auth.devgate.websocket"))
 
 
 class WebSocketProxy:
@@ -38,9 +49,11 @@ class WebSocketProxy:
     def __init__(self, config: DevGateConfig, gate: Gate) -> None:
         self.config = config
         self.gate = gate
-        self.added = GatekeeperHeaders(config)
+        self.added = UpstreamHeaders(config)
         url = httpx2.URL(config.upstream)
-        self.upstream = url.copy_with(scheme="wss" if url.scheme == "https" else "ws")
+        scheme = "wss" if url.scheme == "https" else "ws"
+        # scheme://host[:port] from the configuration; the caller's target is put after it.
+        self.origin = str(url.copy_with(scheme=scheme, raw_path=b"/"))[:-1]
         self.base_path = base_path(config.upstream)
 
     async def handle(self, websocket: WebSocket) -> None:
@@ -51,8 +64,10 @@ class WebSocketProxy:
             return await _deny(websocket, refused.response())
         try:
             path, query = raw_target(websocket.scope)
-            url = self.upstream.copy_with(raw_path=upstream_path(self.base_path, path, query))
-            headers = caller_headers(raw_headers, keep_authorization=False, websocket=True)
+            url = self.origin + upstream_target(self.base_path, path, query).decode("ascii")
+            headers = caller_headers(
+                raw_headers, keep_authorization=admission.keep_authorization, websocket=True
+            )
             headers += self.added.for_admission(admission)
             text_headers = [(n.decode("ascii"), v.decode("ascii")) for n, v in headers]
         except (BadTarget, UnicodeDecodeError):
@@ -61,7 +76,7 @@ class WebSocketProxy:
         offered = [Subprotocol(p) for p in websocket.scope.get("subprotocols", [])]
         try:
             async with connect(
-                str(url),
+                url,
                 additional_headers=text_headers,
                 subprotocols=offered or None,
                 open_timeout=self.config.upstream_timeout,
@@ -69,6 +84,7 @@ class WebSocketProxy:
                 user_agent_header=None,
                 proxy=None,
                 max_size=None,
+                logger=_UPSTREAM_LOGGER,
             ) as upstream:
                 await websocket.accept(subprotocol=upstream.subprotocol)
                 await _pump(websocket, upstream)
