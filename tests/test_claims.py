@@ -64,7 +64,7 @@ def test_every_claim_about_an_end_user_makes_a_token_a_users(
     token = ISSUER.mint(claims=claim)  # sub == client_id: only the claim tells
     refused = jwt_client.get("/system", headers=bearer(token))
     assert_refused(refused, "user_token_not_allowed")
-    assert refusal_message(refused) == (
+    assert refusal_message(refused).startswith(
         "This route is for system requests (client credentials); the token represents a user."
     )
     assert jwt_client.get("/any", headers=bearer(token)).json() == {
