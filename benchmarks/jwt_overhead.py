@@ -4,12 +4,16 @@
     python benchmarks/jwt_overhead.py --json   # one JSON object
 
 Rows (each a median µs per token over interleaved rounds; ratios are medians of per-round ratios):
-- `feidejwt_first_sight`: `FeideJWT.verify` with its cache off: every token's signature checked.
+- `feidejwt_first_sight`: `FeideJWT.authenticate` with its cache off: every token's signature
+  checked.
 - `pyjwt_decode`: `jwt.decode(token, key, algorithms=["RS256"], audience=, issuer=)` with the key
   in hand: the JOSE library's own verify, the floor.
 - `pyjwkclient_decode`: the usual hand-written code: `PyJWKClient.get_signing_key_from_jwt` and
   `jwt.decode` on every request (PyJWKClient's own key cache on, as by default).
-- `feidejwt_seen_before`: `FeideJWT.cached` for a token verified before.
+- `feidejwt_seen_before`: `FeideJWT.seen` for a token verified before (the middleware's hot
+  path; `make bench`'s `starlette_jwt_seen_before` measures it behind the middleware).
+- `cache_insert`, `cache_insert_full`: remembering a newly verified caller in the cache of
+  verified tokens, with room to spare and when full of live entries (the oldest goes).
 A burst of 100 concurrent tokens signed with a newly rotated key reports its key fetches.
 """
 
@@ -32,7 +36,13 @@ import jwt
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
 from gatekeeper_auth.jwt import FeideJWT
 
-TARGETS = {"first_sight_vs_pyjwt_decode": ("<=", 1.2), "burst_key_fetches": ("==", 1)}
+TARGETS = {
+    "first_sight_vs_pyjwt_decode": ("<=", 1.2),
+    "cache_insert_full_vs_insert": ("<=", 2.0),
+    "burst_key_fetches": ("==", 1),
+}
+#: Entries in the full cache of the `cache_insert_full` row: FeideJWT's default `max_cached`.
+CACHE_SIZE = 10_000
 
 
 def timed(function: Callable[[bytes], Any], tokens: list[bytes]) -> float:
@@ -76,12 +86,12 @@ def measure(rounds: int, per_round: int) -> dict[str, list[float]]:
     client = jwt.PyJWKClient(f"http://127.0.0.1:{server.server_address[1]}/openid/jwks")
 
     def first_sight(token: bytes) -> None:
-        coroutine = feide.verify(token)
+        coroutine = feide.authenticate(token)
         try:  # no I/O once the keys are loaded: drive the coroutine without a loop's overhead
             coroutine.send(None)
         except StopIteration:
             return
-        raise AssertionError("FeideJWT.verify waited on I/O with the keys loaded")
+        raise AssertionError("FeideJWT.authenticate waited on I/O with the keys loaded")
 
     def pyjwt_decode(token: bytes) -> None:
         jwt.decode(token, key, algorithms=["RS256"], audience=issuer.audience, issuer=issuer.issuer)
@@ -100,7 +110,7 @@ def measure(rounds: int, per_round: int) -> dict[str, list[float]]:
         "feidejwt_first_sight": first_sight,
         "pyjwt_decode": pyjwt_decode,
         "pyjwkclient_decode": pyjwkclient_decode,
-        "feidejwt_seen_before": cached.cached,
+        "feidejwt_seen_before": cached.seen,
     }
     for function in variants.values():
         timed(function, tokens[:20])  # warm up
@@ -113,6 +123,30 @@ def measure(rounds: int, per_round: int) -> dict[str, list[float]]:
     loop.close()
     server.shutdown()
     server.server_close()
+    samples.update(cache_inserts(issuer, cached, rounds, per_round))
+    return samples
+
+
+def cache_inserts(
+    issuer: FakeFeideIssuer, source: FeideJWT, rounds: int, per_round: int
+) -> dict[str, list[float]]:
+    """µs per entry remembered, into a cache with room and into one full of live entries."""
+    caller = next(iter(source._callers.values()))[0]
+    far = time.time() + 3600
+    samples: dict[str, list[float]] = {"cache_insert": [], "cache_insert_full": []}
+    for round_ in range(rounds):  # new bytes in every round: each insert is a new entry
+        fresh = [b"%d-%d" % (round_, i) for i in range(per_round)]
+        roomy = FeideJWT(audience=issuer.audience, max_cached=CACHE_SIZE)
+        full = FeideJWT(audience=issuer.audience, max_cached=CACHE_SIZE)
+        for i in range(CACHE_SIZE):
+            full._remember(b"live-%d" % i, caller, far)
+        for name, feide in (("cache_insert", roomy), ("cache_insert_full", full)):
+            remember = feide._remember
+            start = time.perf_counter()
+            for token in fresh:
+                remember(token, caller, far)
+            samples[name].append((time.perf_counter() - start) / per_round * 1e6)
+        assert len(full._callers) == CACHE_SIZE
     return samples
 
 
@@ -126,8 +160,8 @@ def burst_key_fetches(size: int = 100) -> int:
         before = issuer.jwks_requests
         issuer.rotate()
         tokens = [issuer.mint(scope=f"s{i}").encode() for i in range(size)]
-        identities = await asyncio.gather(*(feide.verify(t) for t in tokens))
-        assert all(i.kind == "system" for i in identities)
+        callers = await asyncio.gather(*(feide.authenticate(t) for t in tokens))
+        assert all(c.identity and c.identity.kind == "system" for c in callers)
         return issuer.jwks_requests - before
 
     return asyncio.run(run())
@@ -137,6 +171,7 @@ RATIOS = {
     "first_sight_vs_pyjwt_decode": ("feidejwt_first_sight", "pyjwt_decode"),
     "first_sight_vs_pyjwkclient_decode": ("feidejwt_first_sight", "pyjwkclient_decode"),
     "seen_before_vs_pyjwkclient_decode": ("feidejwt_seen_before", "pyjwkclient_decode"),
+    "cache_insert_full_vs_insert": ("cache_insert_full", "cache_insert"),
 }
 
 

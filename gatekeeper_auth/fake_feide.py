@@ -33,10 +33,13 @@ class FakeFeideIssuer:
     - `mint(...)`: a system token by default, a user's with `user_id=`; any claim or header
       can be overridden or dropped, for negative tests.
     - `rotate()`: a new signing key (the old one stays published unless `keep_old=False`).
+    - `withdraw(kid)`: stop publishing a key, as Feide would after a compromise; it still signs
+      with `mint(kid=...)`, as a thief's copy would.
     - `app`: an ASGI app answering `/openid/jwks` and `/.well-known/openid-configuration`;
       `transport()`: an httpx2 transport to it for `FeideJWT(transport=...)`.
-    - `down = True` makes the key endpoint answer 503, `delay` makes `app` answer it late;
-      `jwks_requests` counts its answers.
+    - `down = True` makes the key endpoint answer 503, `delay` makes `app` answer it late,
+      `cache_control` is sent as the key set's `Cache-Control` header; `jwks_requests` counts
+      its answers.
     """
 
     def __init__(
@@ -55,8 +58,10 @@ class FakeFeideIssuer:
         self.key_size = key_size
         self.down = False
         self.delay = 0.0
+        self.cache_control: str | None = None
         self.jwks_requests = 0
         self._keys: dict[str, Any] = {}
+        self._withdrawn: dict[str, Any] = {}
         self.kid = ""
         self.rotate(key=key, kid=kid)
 
@@ -75,6 +80,12 @@ class FakeFeideIssuer:
         self.kid = kid or secrets.token_urlsafe(12)
         self._keys[self.kid] = key
         return self.kid
+
+    def withdraw(self, kid: str) -> None:
+        """Stop publishing the key `kid`; if it is the current one, a new key signs from now."""
+        if kid == self.kid:
+            self.rotate()
+        self._withdrawn[kid] = self._keys.pop(kid)
 
     @property
     def private_key(self) -> Any:
@@ -151,10 +162,12 @@ class FakeFeideIssuer:
         claims: Mapping[str, Any] | None = None,
         header: Mapping[str, Any] | None = None,
         drop: Iterable[str] = (),
+        kid: str | None = None,
     ) -> str:
-        """An RS256 JWT signed with the current key. `claims` and `header` override or add
-        fields (a header field set to None is left out); `drop` removes claims (for negative
-        tests). Signed here rather than by PyJWT, which refuses to write odd headers."""
+        """An RS256 JWT signed with the current key, or with the key `kid` (withdrawn ones
+        too). `claims` and `header` override or add fields (a header field set to None is left
+        out); `drop` removes claims (for negative tests). Signed here rather than by PyJWT,
+        which refuses to write odd headers."""
         payload = self.claims(
             user_id=user_id,
             client_id=client_id,
@@ -167,18 +180,22 @@ class FakeFeideIssuer:
         payload.update(claims or {})
         for name in drop:
             payload.pop(name, None)
-        fields = {"alg": "RS256", "typ": "JWT", "kid": self.kid, **(header or {})}
-        return self.sign({k: v for k, v in fields.items() if v is not None}, payload)
+        kid = kid or self.kid
+        fields = {"alg": "RS256", "typ": "JWT", "kid": kid, **(header or {})}
+        return self.sign({k: v for k, v in fields.items() if v is not None}, payload, kid=kid)
 
-    def sign(self, header: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
-        """`header.payload.signature`, signed RS256 with the current key whatever `header` says."""
+    def sign(
+        self, header: Mapping[str, Any], payload: Mapping[str, Any], *, kid: str | None = None
+    ) -> str:
+        """`header.payload.signature`, signed RS256 with the current key (or the key `kid`)
+        whatever `header` says."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
+        kid = kid or self.kid
+        key = self._keys[kid] if kid in self._keys else self._withdrawn[kid]
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-        signature = self.private_key.sign(
-            signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
-        )
+        signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64(signature)}"
 
     def nin_claim(self, nin: str) -> dict[str, str]:
@@ -216,6 +233,8 @@ class FakeFeideIssuer:
                 (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
             ]
+            if self.cache_control is not None and scope["path"] == "/openid/jwks":
+                headers.append((b"cache-control", self.cache_control.encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
 
@@ -227,9 +246,10 @@ class FakeFeideIssuer:
 
         def handle(request: httpx2.Request) -> httpx2.Response:
             status, body = self._answer(request.url.path)
-            return httpx2.Response(
-                status, content=body, headers={"content-type": "application/json"}
-            )
+            headers = {"content-type": "application/json"}
+            if self.cache_control is not None and request.url.path == "/openid/jwks":
+                headers["cache-control"] = self.cache_control
+            return httpx2.Response(status, content=body, headers=headers)
 
         return httpx2.MockTransport(handle)
 

@@ -8,12 +8,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import SecretStr
 
 Kind = Literal["user", "system", "unknown"]
 Source = Literal["gatekeeper", "jwt"]
+
+
+class FrozenDict(dict[str, Any]):
+    """A JWT's claims, read-only: a `dict` that refuses changes, so that it serialises as a
+    JSON object everywhere a `dict` does (`json.dumps`, pydantic, FastAPI's encoder). Being
+    immutable, it is its own copy."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a JWT's claims are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> FrozenDict:
+        return self
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, Any]]]:
+        return (type(self), (dict(self),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +62,9 @@ class Identity:
     it is a `SecretStr`, so it never shows in `repr`, `str`, logs or serialisation.
     `source` says which path verified the caller; `claims` are a JWT's verified claims
     (read-only; None on the gatekeeper path).
+
+    An `Identity` serialises to JSON as it is (a route returning it, `response_model=Identity`,
+    pydantic's `TypeAdapter`): `token` as `"**********"`, `claims` as a plain JSON object.
     """
 
     kind: Kind

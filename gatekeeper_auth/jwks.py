@@ -1,14 +1,20 @@
-"""Feide's signing keys: fetched without blocking the event loop, cached, refetched sparingly.
+"""Feide's signing keys: fetched without blocking the event loop, cached for a while, refetched
+sparingly.
 
 PyJWT's `PyJWKClient` fetches with `urllib` on the calling thread, which would stall every
 request on the loop while Feide answers; so the fetching is ours, with httpx2. The rules:
 
 - the first load (at start-up or on first use) may happen at once;
-- after it, a token with an unknown `kid` triggers at most one refetch per `refetch_interval`,
-  shared by every request waiting for it, so tokens with random `kid`s cannot make us hammer
-  the key endpoint, and a burst signed with a newly rotated key costs one fetch;
-- a failed fetch keeps the keys we have; a successful one replaces them (a key Feide withdrew
-  stops verifying).
+- a key set serves new tokens for `max_age` seconds after its fetch, or until the answer's
+  `Cache-Control: max-age` runs out when that is sooner; the first token after that waits for a
+  refetch, so a key Feide withdraws stops verifying new tokens within that time;
+- a token with an unknown `kid` triggers a refetch too;
+- a refetch, for either reason, starts at most once per `refetch_interval` and is shared by every
+  request waiting for it, so tokens with random `kid`s cannot make us hammer the key endpoint,
+  and a burst signed with a newly rotated key costs one fetch;
+- a fetch ends within `timeout` seconds, all of it (connect, headers, body);
+- a failed fetch keeps the keys we have (availability over a network blip) and logs one WARNING;
+  a successful one replaces them.
 
 A shared fetch is a task of the running event loop; a new loop (an app served by several over
 its life, as in tests) gets its own task and its own HTTP client.
@@ -19,14 +25,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 logger = logging.getLogger("gatekeeper_auth")
 
 #: A JWKS larger than this is not Feide's: it is refused rather than parsed.
 MAX_JWKS_BYTES = 256 * 1024
 MIN_RSA_BITS = 2048
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
 
 
 class KeySet:
@@ -42,15 +51,19 @@ class KeySet:
         *,
         refetch_interval: float = 5.0,
         timeout: float = 5.0,
+        max_age: float = 900.0,
         transport: Any = None,
     ) -> None:
         self.url = url
         self.refetch_interval = refetch_interval
         self.timeout = timeout
+        self.max_age = max_age
         self.transport = transport
         self.fetches = 0
+        self._shown_url = shown_url(url)
         self._keys: dict[str | None, Any] = {}
         self._loaded = False  # a fetch has succeeded at least once
+        self._stale_at = 0.0  # monotonic time from which the keys need a refetch first
         self._next_refetch = 0.0  # monotonic time before which no on-demand refetch starts
         self._pending: tuple[asyncio.AbstractEventLoop, asyncio.Task[bool]] | None = None
 
@@ -68,15 +81,18 @@ class KeySet:
         return self._keys.get(kid)
 
     async def get(self, kid: str | None) -> Any:
-        """The key for `kid`, refetching the set once if it is unknown and the rules allow."""
+        """The key for `kid`, refetching the set first if it is unknown or the set is stale
+        and the rules allow a fetch now; a stale set serves while a refetch is not allowed."""
         key = self.key(kid)
-        if key is not None:
-            return key
         now = time.monotonic()
+        if key is not None and now < self._stale_at:
+            return key
         pending = self._pending_here()
         if pending is None:
             if now < self._next_refetch:
-                return None  # fetched a moment ago: this `kid` is not Feide's, or Feide is down
+                # Fetched (or tried) a moment ago: an unknown `kid` is not Feide's, or Feide
+                # is down and the keys we have serve until the next try.
+                return key
             pending = self._start_fetch()
         await asyncio.shield(pending)
         return self.key(kid)
@@ -101,42 +117,73 @@ class KeySet:
         return task
 
     async def _fetch(self) -> bool:
-        """One fetch; never raises: a failure is logged and the cached keys stay."""
-        import httpx2
-
+        """One fetch, within `timeout` in all; never raises: a failure is logged and the
+        cached keys stay."""
         first = not self._loaded
         self.fetches += 1
         try:
-            async with (
-                httpx2.AsyncClient(
-                    transport=self.transport, timeout=self.timeout, follow_redirects=False
-                ) as http,
-                http.stream("GET", self.url) as response,
-            ):
-                if response.status_code != 200:
-                    raise ValueError(f"HTTP {response.status_code}")
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_JWKS_BYTES:
-                        raise ValueError(f"larger than {MAX_JWKS_BYTES} bytes")
-            keys = parse_jwks(bytes(body))
+            async with asyncio.timeout(self.timeout):
+                body, cache_control = await self._download()
+            keys = parse_jwks(body)
         except Exception as error:  # any failure: keep what we have, say why
+            self._next_refetch = time.monotonic() + self.refetch_interval
             logger.warning(
-                "gatekeeper_auth could not load JWT keys from %s: %s: %s (%s)",
-                self.url,
-                type(error).__name__,
-                error,
+                "gatekeeper_auth could not load JWT keys from %s: %s (%s)",
+                self._shown_url,
+                self._why(error),
                 "keeping the cached keys" if self._loaded else "no keys yet",
             )
-            self._next_refetch = time.monotonic() + self.refetch_interval
             return False
+        now = time.monotonic()
         self._keys = keys
         self._loaded = True
+        self._stale_at = now + min(self.max_age, _max_age(cache_control))
         # The first load does not count against the refetch limit.
-        self._next_refetch = 0.0 if first else time.monotonic() + self.refetch_interval
-        logger.info("gatekeeper_auth loaded %d JWT key(s) from %s", len(keys), self.url)
+        self._next_refetch = 0.0 if first else now + self.refetch_interval
+        logger.info("gatekeeper_auth loaded %d JWT key(s) from %s", len(keys), self._shown_url)
         return True
+
+    async def _download(self) -> tuple[bytes, str]:
+        """The key set's body and its `Cache-Control` header."""
+        import httpx2
+
+        async with (
+            httpx2.AsyncClient(
+                transport=self.transport, timeout=self.timeout, follow_redirects=False
+            ) as http,
+            http.stream("GET", self.url) as response,
+        ):
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise ValueError(f"larger than {MAX_JWKS_BYTES} bytes")
+            return bytes(body), response.headers.get("cache-control", "")
+
+    def _why(self, error: Exception) -> str:
+        """What went wrong, without the URL's query (it may hold a key of some kind)."""
+        if isinstance(error, TimeoutError):
+            return f"no complete answer within fetch_timeout ({self.timeout:g} s)"
+        text = f"{type(error).__name__}: {error}"
+        parts = urlsplit(self.url)
+        for secret in (self.url, parts.query, parts.fragment):
+            if secret:
+                text = text.replace(secret, "...")
+        return text
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be logged: scheme, host, port and path; never its query or fragment."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def _max_age(cache_control: str) -> float:
+    """The seconds `Cache-Control: max-age` allows (infinity when it says nothing)."""
+    found = _MAX_AGE.search(cache_control)
+    return float(found.group(1)) if found else float("inf")
 
 
 def parse_jwks(body: bytes) -> dict[str | None, Any]:

@@ -12,21 +12,20 @@ and a missing one is named then.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import functools
-import json
 import logging
 import time
+from collections import OrderedDict
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from gatekeeper_auth._caller import Caller
+from gatekeeper_auth._jws import check_canonical, header_kid, looks_like_jwt, reason
 from gatekeeper_auth._platform import FEIDE_ISSUER, FEIDE_JWKS_URL
 from gatekeeper_auth.claims import identity_from_claims, invalid
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.identity import Identity
-from gatekeeper_auth.jwks import KeySet
+from gatekeeper_auth.jwks import KeySet, shown_url
 
 logger = logging.getLogger("gatekeeper_auth")
 
@@ -34,13 +33,7 @@ logger = logging.getLogger("gatekeeper_auth")
 MAX_CACHED_SECONDS: Final = 300.0
 #: A Feide JWT is 1-2 KB; anything far larger is refused before it is parsed.
 MAX_TOKEN_BYTES: Final = 16 * 1024
-_B64URL: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _LOOPBACK: Final = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-def looks_like_jwt(value: bytes) -> bool:
-    """True for a Bearer value shaped like a JWT: exactly two dots (an empty signature too)."""
-    return value.count(b".") == 2
 
 
 class FeideJWT:
@@ -50,8 +43,17 @@ class FeideJWT:
     - `issuer`, `jwks_url`: Feide's; change them only for a local Feide (`jwks_url` must be
       `https`, except on 127.0.0.1, ::1 or localhost).
     - `leeway`: seconds of clock skew forgiven on `exp`, `nbf` and `iat` (30; at most 300).
-    - `refetch_interval`: the least seconds between two key fetches caused by unknown `kid`s.
-    - `max_cached`: how many verified tokens are remembered, each until its `exp`.
+    - `key_max_age`: the most seconds a fetched key set serves new tokens before it is fetched
+      again (900; sooner when the key set's `Cache-Control: max-age` says so).
+    - `refetch_interval`: the least seconds between two key fetches (an unknown `kid`, a stale
+      key set).
+    - `fetch_timeout`: the most seconds one key fetch may take, all of it.
+    - `max_cached`: how many verified tokens are remembered, each until its `exp` (300 s at
+      most).
+    - `userid_grant`: whether your data source gets the user id (True, as
+      `GatekeeperMiddleware(userid_grant=)` on the gatekeeper path). With False, a token whose
+      `sub` is its `client_id` and that carries no user claim is `kind="unknown"`: system routes
+      refuse it.
     - `transport`: an httpx2 transport for the key fetches (tests; `FakeFeideIssuer.transport()`).
     """
 
@@ -65,6 +67,8 @@ class FeideJWT:
         refetch_interval: float = 5.0,
         max_cached: int = 10_000,
         fetch_timeout: float = 5.0,
+        key_max_age: float = 900.0,
+        userid_grant: bool = True,
         transport: Any = None,
     ) -> None:
         try:
@@ -90,18 +94,23 @@ class FeideJWT:
         _check_jwks_url(jwks_url)
         if not 0 <= leeway <= 300:
             raise ConfigurationError("FeideJWT leeway= is seconds between 0 and 300 (30 is usual).")
-        if max_cached < 0 or refetch_interval < 0 or fetch_timeout <= 0:
+        if max_cached < 0 or refetch_interval < 0 or fetch_timeout <= 0 or key_max_age <= 0:
             raise ConfigurationError(
                 "FeideJWT max_cached= and refetch_interval= cannot be negative, "
-                "and fetch_timeout= must be positive."
+                "and fetch_timeout= and key_max_age= must be positive."
             )
         self.audience = audience
         self.issuer = issuer
         self.jwks_url = jwks_url
         self.leeway = float(leeway)
         self.max_cached = max_cached
+        self.userid_grant = bool(userid_grant)
         self.keys = KeySet(
-            jwks_url, refetch_interval=refetch_interval, timeout=fetch_timeout, transport=transport
+            jwks_url,
+            refetch_interval=refetch_interval,
+            timeout=fetch_timeout,
+            max_age=key_max_age,
+            transport=transport,
         )
         self._jwt = jwt.PyJWT()
         self._errors = jwt.PyJWTError
@@ -110,48 +119,42 @@ class FeideJWT:
             "verify_signature": True,
             "strict_aud": False,
         }
-        self._cache: dict[bytes, tuple[Identity, float]] = {}
+        # Verified tokens -> (their caller, when to forget it). The one cache of the JWT path:
+        # safe because an entry is the result of a full verification of these exact bytes and
+        # goes at the token's `exp`, or 300 s after, whichever is sooner. Oldest out first when
+        # full: `popitem(last=False)` costs O(1) (benchmarks: jwt_overhead, cache_insert_*).
+        self._callers: OrderedDict[bytes, tuple[Caller, float]] = OrderedDict()
+        self._grant_error_due = self.userid_grant
         self._retry: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return (
             f"FeideJWT(audience={self.audience!r}, issuer={self.issuer!r}, "
-            f"jwks_url={self.jwks_url!r}, leeway={self.leeway})"
+            f"jwks_url={shown_url(self.jwks_url)!r}, leeway={self.leeway})"
         )
 
     def token_in(self, authorization: bytes) -> bytes | None:
-        """The token of a `Bearer` Authorization value shaped like a JWT, else None."""
+        """The token of a `Bearer` Authorization value (any case of the scheme) shaped like a
+        JWT (exactly two dots), else None: not this authenticator's credentials."""
         if authorization[:7].lower() != b"bearer ":
             return None
         token = authorization[7:].strip(b" \t")
         return token if looks_like_jwt(token) else None
 
     def seen(self, token: bytes) -> Caller | None:
-        """The caller of a token verified before and not yet expired, else None."""
-        identity = self.cached(token)
-        return None if identity is None else Caller.of(identity)
-
-    async def authenticate(self, token: bytes) -> Caller:
-        """Verify `token` and return its caller (raises `Refusal` as `verify` does)."""
-        return Caller.of(await self.verify(token))
-
-    def cached(self, token: bytes) -> Identity | None:
-        """The identity of a token verified before and not yet expired, else None.
-
-        Safe because the entry is the result of a full verification of these exact bytes, and
-        it goes at the token's own `exp`. A key Feide withdraws is honoured for tokens already
-        seen until they expire (at most their 300 s life): the price of a dict lookup.
-        """
-        entry = self._cache.get(token)
+        """The caller of a token verified before and not yet expired, else None: the hot path,
+        a dict lookup and a clock read. A key Feide withdraws is honoured for tokens seen
+        before until they go (at most 300 s): the price of that lookup."""
+        entry = self._callers.get(token)
         if entry is None:
             return None
         if entry[1] <= time.time():
-            self._cache.pop(token, None)
+            self._callers.pop(token, None)
             return None
         return entry[0]
 
-    async def verify(self, token: bytes) -> Identity:
-        """Verify `token` fully and return its `Identity`.
+    async def authenticate(self, token: bytes) -> Caller:
+        """Verify `token` fully, remember its caller, and return it.
 
         Raises `Refusal("token_invalid")` (401) for any failed check and
         `Refusal("keys_unavailable")` (503) when no key could be loaded from `jwks_url`.
@@ -160,7 +163,8 @@ class FeideJWT:
             raise invalid(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
         if not looks_like_jwt(token):
             raise invalid("the token is not three dot-separated segments")
-        kid = _header_kid(token.partition(b".")[0])
+        check_canonical(token)
+        kid = header_kid(token[: token.index(b".")])
         key = await self.keys.get(kid)
         if key is None:
             if not self.keys.loaded:
@@ -180,23 +184,50 @@ class FeideJWT:
                 leeway=self.leeway,
             )
         except self._errors as error:
-            raise invalid(_reason(error)) from None
+            raise invalid(reason(error)) from None
         except Exception:  # the library choked on a malformed token: still a 401
             raise invalid("the token is malformed") from None
         try:
-            identity, exp = identity_from_claims(claims, token, issuer=self.issuer)
+            identity, exp = identity_from_claims(
+                claims, token, issuer=self.issuer, userid_grant=self.userid_grant
+            )
         except (OverflowError, RecursionError):  # a signed token with absurd numbers or nesting
             raise invalid("the token's claims are out of range or nested too deep") from None
-        self._remember(token, identity, exp)
+        if self._grant_error_due and identity.is_user and identity.user_id is None:
+            self._grant_error_due = False
+            logger.error(
+                "gatekeeper_auth: a user's JWT arrived whose sub is its client_id, so this data "
+                "source does not get the user id although userid_grant=true says it does. A "
+                "user's JWT without user claims would pass as a system token: set "
+                "userid_grant=false (FeideJWT(userid_grant=False), "
+                "GATEKEEPER_JWT_USERID_GRANT=false) until the data source gets the user id in "
+                "Feide's customer portal and every token issued before that has expired."
+            )
+        caller = Caller.of(identity)
+        self._remember(token, caller, exp)
+        return caller
+
+    def cached(self, token: bytes) -> Identity | None:
+        """The identity of a token verified before and not yet expired, else None."""
+        caller = self.seen(token)
+        return None if caller is None else caller.identity
+
+    async def verify(self, token: bytes) -> Identity:
+        """Verify `token` fully and return its `Identity` (see `authenticate`)."""
+        identity = (await self.authenticate(token)).identity
+        assert identity is not None  # a verified token always has one
         return identity
 
     async def start(self) -> None:
-        """Load the keys (at lifespan start-up). If `jwks_url` cannot be reached, log it and
-        keep retrying in the background; requests meanwhile get 503 `keys_unavailable`."""
+        """Say which `userid_grant` is in force and load the keys (at lifespan start-up). If
+        `jwks_url` cannot be reached within `fetch_timeout`, log it and keep retrying in the
+        background; requests meanwhile get 503 `keys_unavailable`."""
+        self._start_up_log()
         if await self.keys.load():
             return
         logger.warning(
-            "gatekeeper_auth starts without JWT keys: retrying %s in the background", self.jwks_url
+            "gatekeeper_auth starts without JWT keys: retrying %s in the background",
+            shown_url(self.jwks_url),
         )
         self._retry = asyncio.get_running_loop().create_task(self._keep_loading())
 
@@ -216,18 +247,30 @@ class FeideJWT:
                 return
             delay = min(delay * 2, 60.0)
 
-    def _remember(self, token: bytes, identity: Identity, exp: float) -> None:
+    def _start_up_log(self) -> None:
+        if self.userid_grant:
+            logger.info(
+                "gatekeeper_auth: JWT path: userid_grant=true: a JWT whose sub is its client_id "
+                "and that carries no user claim is a system token."
+            )
+            return
+        logger.warning(
+            "gatekeeper_auth: JWT path: userid_grant=false: a JWT whose sub is its client_id "
+            "and that carries no user claim cannot be told from a user's, so system routes "
+            "answer 403 userid_grant_missing until the data source gets the user id in Feide's "
+            "customer portal."
+        )
+
+    def _remember(self, token: bytes, caller: Caller, exp: float) -> None:
+        callers = self._callers
         if self.max_cached == 0:
             return
-        if len(self._cache) >= self.max_cached:
-            now = time.time()
-            for stale in [t for t, (_, e) in self._cache.items() if e <= now]:
-                del self._cache[stale]
-            while len(self._cache) >= self.max_cached:  # still full: drop the oldest
-                del self._cache[next(iter(self._cache))]
+        if token not in callers:
+            while len(callers) >= self.max_cached:
+                callers.popitem(last=False)  # the oldest; expired ones go at their next lookup
         # Until exp, and never longer than a Feide JWT lives (300 s): a key Feide withdraws
         # stops vouching for tokens seen before within that time, whatever their exp says.
-        self._cache[token] = (identity, min(exp, time.time() + MAX_CACHED_SECONDS))
+        callers[token] = (caller, min(exp, time.time() + MAX_CACHED_SECONDS))
 
 
 def _check_jwks_url(url: str) -> None:
@@ -249,55 +292,3 @@ def _check_jwks_url(url: str) -> None:
         f"FeideJWT jwks_url= must be https ({FEIDE_JWKS_URL}); plain http is allowed only on "
         "127.0.0.1, ::1 or localhost, for development."
     )
-
-
-@functools.lru_cache(maxsize=64)
-def _header_kid(segment: bytes) -> str | None:
-    """The `kid` of a token's header segment, after the checks PyJWT leaves to us: a JSON
-    object, `alg` RS256, `typ` JWT if present, no `crit` or `b64` (we understand no JOSE
-    extension). Every token signed with one key has the same header segment, so the answer is
-    remembered per segment (a pure function of the bytes; a refusal is never remembered)."""
-    if not segment or segment.translate(None, _B64URL):
-        raise invalid("the token's header is not base64url")
-    try:
-        header = json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
-    except (ValueError, RecursionError):
-        raise invalid("the token's header is not JSON") from None
-    if not isinstance(header, dict):
-        raise invalid("the token's header is not a JSON object")
-    if header.get("alg") != "RS256":
-        raise invalid("the token's algorithm is not RS256")
-    typ = header.get("typ")
-    if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
-        raise invalid("the token's typ is not JWT")
-    if "crit" in header or "b64" in header:
-        raise invalid("the token's header asks for an extension (crit, b64)")
-    kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        raise invalid("the token's kid is not a string")
-    return kid
-
-
-def _reason(error: Exception) -> str:
-    """A fixed phrase for each PyJWT error (their messages can quote bytes of the token)."""
-    from jwt import exceptions as e
-
-    if isinstance(error, e.ExpiredSignatureError):
-        return "the token has expired"
-    if isinstance(error, e.ImmatureSignatureError):
-        return "the token is not valid yet (nbf or iat is in the future)"
-    if isinstance(error, e.InvalidAudienceError):
-        return "the token is for another audience"
-    if isinstance(error, e.InvalidIssuerError):
-        return "the token is from another issuer"
-    if isinstance(error, e.MissingRequiredClaimError):
-        return f"the token lacks the {error.claim} claim"
-    if isinstance(error, e.InvalidSignatureError):
-        return "the token's signature does not verify"
-    if isinstance(error, e.InvalidAlgorithmError):
-        return "the token's algorithm is not RS256"
-    if isinstance(error, e.InvalidSubjectError):
-        return "the token's sub claim is not a printable string"
-    if isinstance(error, e.InvalidIssuedAtError):
-        return "the token's iat is not a number"
-    return "the token is malformed"

@@ -56,6 +56,8 @@ class GatekeeperSettings(BaseSettings):
     | `GATEKEEPER_JWT_ISSUER` | the JWT issuer (default Feide's, `https://auth.dataporten.no`) |
     | `GATEKEEPER_JWT_JWKS_URL` | the key set (default Feide's, `.../openid/jwks`) |
     | `GATEKEEPER_JWT_LEEWAY` | seconds of clock skew forgiven (default 30) |
+    | `GATEKEEPER_JWT_KEY_MAX_AGE` | seconds a key set serves before it is fetched again (900) |
+    | `GATEKEEPER_JWT_USERID_GRANT` | `true` (default): the data source gets the user id |
     | `GATEKEEPER_FEIDE_CLIENT_ID` | your data source's client id, to ask Feide about JWT callers |
     | `GATEKEEPER_FEIDE_CLIENT_SECRET` | that client's secret |
     | `GATEKEEPER_FEIDE_TOKEN_URL` | Feide's token endpoint (default `.../oauth/token`) |
@@ -88,6 +90,8 @@ class GatekeeperSettings(BaseSettings):
     jwt_issuer: str = FEIDE_ISSUER
     jwt_jwks_url: str = FEIDE_JWKS_URL
     jwt_leeway: float = 30.0
+    jwt_key_max_age: float = 900
+    jwt_userid_grant: bool = True
     # Feide's groups and userinfo (`feide_api()`): the client only for callers with a JWT.
     feide_client_id: str | None = None
     feide_client_secret: SecretStr | None = None
@@ -203,6 +207,8 @@ class GatekeeperSettings(BaseSettings):
             issuer=self.jwt_issuer,
             jwks_url=self.jwt_jwks_url,
             leeway=self.jwt_leeway,
+            key_max_age=self.jwt_key_max_age,
+            userid_grant=self.jwt_userid_grant,
         )
 
     def feide_api(self, *, transport: Any = None) -> FeideAPI:

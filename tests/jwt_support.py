@@ -5,6 +5,12 @@ import base64
 import json
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gatekeeper_auth import GatekeeperMiddleware, get_identity, identity_endpoint
 from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
 from gatekeeper_auth.identity import Identity
@@ -35,3 +41,22 @@ def refusal(jwt: FeideJWT, token: str | bytes) -> Refusal:
     except Refusal as refused:
         return refused
     raise AssertionError(f"the token was accepted: {identity!r}")
+
+
+def feide_at(issuer: FakeFeideIssuer, base: str, **options: Any) -> FeideJWT:
+    """A FeideJWT for `issuer`'s audience, fetching its keys from `base` over HTTP."""
+    return FeideJWT(audience=issuer.audience, jwks_url=f"{base}/openid/jwks", **options)
+
+
+def protected(feide: FeideJWT) -> Any:
+    """An app behind the real middleware, with Feide JWTs only; the keys load in its lifespan."""
+
+    @identity_endpoint()
+    async def whoami(request: Request) -> JSONResponse:
+        identity = get_identity(request)
+        assert identity is not None
+        return JSONResponse({"kind": identity.kind, "client_id": identity.client_id})
+
+    app = Starlette(routes=[Route("/", whoami)])
+    app.add_middleware(GatekeeperMiddleware, jwt=feide)
+    return app

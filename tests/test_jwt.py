@@ -1,10 +1,12 @@
 """FeideJWT: the Identity it builds, and every strict check, each with a token that breaks it."""
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import sys
 import time
-from types import MappingProxyType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import jwt as pyjwt
@@ -15,7 +17,7 @@ import gatekeeper_auth.jwt as jwt_module
 from gatekeeper_auth.claims import EPPN, NIN
 from gatekeeper_auth.errors import ConfigurationError
 from gatekeeper_auth.fake_feide import DEFAULT_CLIENT, DEFAULT_USER, FakeFeideIssuer
-from gatekeeper_auth.identity import SecondaryId
+from gatekeeper_auth.identity import FrozenDict, SecondaryId
 from gatekeeper_auth.jwt import FeideJWT, looks_like_jwt
 from tests.helpers import python_without
 from tests.jwt_support import INVALID, b64, refusal, verifier, verify
@@ -48,15 +50,7 @@ def test_system_token_gives_a_system_identity(issuer: FakeFeideIssuer, feide: Fe
     assert identity.token is not None
     assert identity.token.get_secret_value() == token
     assert token not in repr(identity)
-    assert thaw(identity.claims) == pyjwt.decode(token, options={"verify_signature": False})
-
-
-def thaw(value: Any) -> Any:
-    if isinstance(value, MappingProxyType):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [thaw(v) for v in value]
-    return value
+    assert identity.claims == pyjwt.decode(token, options={"verify_signature": False})
 
 
 def test_user_token_gives_a_user_identity_with_secondary_ids(
@@ -102,69 +96,247 @@ def test_user_token_without_user_claims_is_a_user_by_its_sub(
 
 
 def test_claims_are_read_only_all_the_way_down(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
-    claims: Any = verify(feide, issuer.mint()).claims
-    assert isinstance(claims, MappingProxyType)
-    with pytest.raises(TypeError):
+    claims: Any = verify(feide, issuer.mint(claims={"groups": [{"id": "g"}]})).claims
+    assert isinstance(claims, FrozenDict)
+    with pytest.raises(TypeError, match="read-only"):
         claims["sub"] = "someone else"
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="read-only"):
         claims["act"]["sub"] = "someone else"
+    with pytest.raises(TypeError, match="read-only"):
+        claims.update(sub="someone else")
+    with pytest.raises(TypeError, match="read-only"):
+        claims["groups"][0]["id"] = "another"
+    assert claims["groups"] == ({"id": "g"},)  # arrays are tuples
 
 
 def test_scope_absent_gives_no_scopes(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
     assert verify(feide, issuer.mint(drop=["scope"])).scopes == frozenset()
 
 
-# --- the cache of verified tokens -----------------------------------------------------------
+# --- userid_grant: the JWT form of the gatekeeper's userid trap --------------------------
 
 
-def test_cached_knows_a_token_only_after_it_was_verified(
+@pytest.mark.parametrize(
+    ("userid_grant", "mint", "kind"),
+    [
+        (True, {}, "system"),
+        (False, {}, "unknown"),
+        (False, {"user_claims": {"name": "Bekymret Sky"}}, "user"),
+        (False, {"claims": {"acr": "urn:x"}}, "user"),
+        (False, {"user_id": DEFAULT_USER}, "user"),
+    ],
+    ids=["granted: system", "not granted: unknown", "user claim", "login claim", "user id"],
+)
+def test_userid_grant_decides_what_a_token_without_a_sign_of_a_user_is(
+    issuer: FakeFeideIssuer, userid_grant: bool, mint: dict[str, Any], kind: str
+) -> None:
+    feide = verifier(issuer, userid_grant=userid_grant)
+    identity = verify(feide, issuer.mint(**mint))
+    assert identity.kind == kind
+    assert identity.user_id == mint.get("user_id")
+
+
+USERID_ERROR = (
+    "gatekeeper_auth: a user's JWT arrived whose sub is its client_id, so this data source does "
+    "not get the user id although userid_grant=true says it does. A user's JWT without user "
+    "claims would pass as a system token: set userid_grant=false (FeideJWT(userid_grant=False), "
+    "GATEKEEPER_JWT_USERID_GRANT=false) until the data source gets the user id in Feide's "
+    "customer portal and every token issued before that has expired."
+)
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_users_token_whose_sub_is_its_client_id_logs_one_error_per_verifier(
+    issuer: FakeFeideIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    feide = verifier(issuer)
+    assert verify(feide, issuer.mint(user_id=DEFAULT_USER)).kind == "user"  # has the user id
+    assert verify(feide, issuer.mint()).kind == "system"
+    assert errors(caplog) == []
+    for name in ("Bekymret Sky", "Glad Sol"):
+        identity = verify(feide, issuer.mint(user_claims={"name": name}))
+        assert (identity.kind, identity.user_id) == ("user", None)
+    assert errors(caplog) == [USERID_ERROR]
+    verify(verifier(issuer), issuer.mint(claims={"acr": "urn:x"}))  # another verifier: its own
+    assert errors(caplog) == [USERID_ERROR, USERID_ERROR]
+
+
+def test_without_userid_grant_there_is_no_error_to_log(
+    issuer: FakeFeideIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    feide = verifier(issuer, userid_grant=False)
+    assert verify(feide, issuer.mint(user_claims={"name": "Bekymret Sky"})).kind == "user"
+    assert errors(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("userid_grant", "level", "message"),
+    [
+        (
+            True,
+            logging.INFO,
+            "gatekeeper_auth: JWT path: userid_grant=true: a JWT whose sub is its client_id and "
+            "that carries no user claim is a system token.",
+        ),
+        (
+            False,
+            logging.WARNING,
+            "gatekeeper_auth: JWT path: userid_grant=false: a JWT whose sub is its client_id and "
+            "that carries no user claim cannot be told from a user's, so system routes answer "
+            "403 userid_grant_missing until the data source gets the user id in Feide's "
+            "customer portal.",
+        ),
+    ],
+)
+def test_start_says_which_userid_grant_the_jwt_path_assumes(
+    issuer: FakeFeideIssuer,
+    caplog: pytest.LogCaptureFixture,
+    userid_grant: bool,
+    level: int,
+    message: str,
+) -> None:
+    caplog.set_level(logging.INFO, logger="gatekeeper_auth")
+    asyncio.run(verifier(issuer, userid_grant=userid_grant).start())
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if "userid_grant" in r.getMessage()]
+    assert said == [(level, message)]
+
+
+# --- the authenticator's interface and its cache of verified tokens -----------------------
+
+
+@pytest.mark.parametrize(
+    ("authorization", "token"),
+    [
+        (b"Bearer a.b.c", b"a.b.c"),
+        (b"bearer a.b.c", b"a.b.c"),
+        (b"BEARER a.b.", b"a.b."),
+        (b"Bearer  a.b.c \t", b"a.b.c"),
+        (b"Bearer a.b", None),
+        (b"Bearer a.b.c.d", None),
+        (b"Bearer 5b1f3a2e-9c1d-4f0a-8e7b-2d6c4a9f0e13", None),
+        (b"Basic a.b.c", None),
+        (b"Bearera.b.c", None),
+        (b"", None),
+    ],
+)
+def test_token_in_finds_a_bearer_jwt_and_nothing_else(
+    feide: FeideJWT, authorization: bytes, token: bytes | None
+) -> None:
+    assert feide.token_in(authorization) == token
+
+
+def test_seen_knows_a_token_only_after_it_was_authenticated(
     issuer: FakeFeideIssuer, feide: FeideJWT
 ) -> None:
     token = issuer.mint().encode()
+    assert feide.seen(token) is None
     assert feide.cached(token) is None
+    caller = asyncio.run(feide.authenticate(token))
+    assert feide.seen(token) is caller  # the same finished caller for every later request
+    assert caller.identity is not None
+    assert caller.identity.client_id == DEFAULT_CLIENT
+    assert (caller.user.identity, caller.auth.scopes) == (
+        DEFAULT_CLIENT,
+        ("authenticated", "system", "scope:read"),
+    )
+    assert feide.cached(token) is caller.identity
+    assert feide.seen(token + b"x") is None
+
+
+def test_verify_remembers_the_token_too(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
+    token = issuer.mint().encode()
     identity = verify(feide, token)
     assert feide.cached(token) is identity
-    assert feide.cached(token + b"x") is None
 
 
-def test_cached_forgets_a_token_at_its_exp(
+def test_seen_forgets_a_token_at_its_exp(
     issuer: FakeFeideIssuer, feide: FeideJWT, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = issuer.mint(lifetime=60).encode()
     verify(feide, token)
     later = time.time() + 61
     monkeypatch.setattr(jwt_module, "time", SimpleNamespace(time=lambda: later))
-    assert feide.cached(token) is None
-    assert token not in feide._cache
+    assert feide.seen(token) is None
+    assert token not in feide._callers
 
 
-def test_cached_forgets_a_long_lived_token_after_300_seconds(
+def test_seen_forgets_a_long_lived_token_after_300_seconds(
     issuer: FakeFeideIssuer, feide: FeideJWT, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A key Feide withdraws stops vouching for tokens seen before within a JWT's 300 s life,
     # whatever exp a token (perhaps minted with a stolen key) claims.
     token = issuer.mint(lifetime=10 * 24 * 3600).encode()
     verify(feide, token)
-    assert feide.cached(token) is not None
+    assert feide.seen(token) is not None
     later = time.time() + 301
     monkeypatch.setattr(jwt_module, "time", SimpleNamespace(time=lambda: later))
-    assert feide.cached(token) is None
+    assert feide.seen(token) is None
 
 
-def test_cache_is_bounded(issuer: FakeFeideIssuer) -> None:
+def test_cache_is_bounded_and_the_oldest_goes_first(issuer: FakeFeideIssuer) -> None:
     feide = verifier(issuer, max_cached=2)
     tokens = [issuer.mint(scope=f"s{i}").encode() for i in range(3)]
     for token in tokens:
         verify(feide, token)
-    assert len(feide._cache) == 2
-    assert feide.cached(tokens[0]) is None  # the oldest went
-    assert feide.cached(tokens[2]) is not None
+    assert len(feide._callers) == 2
+    assert feide.seen(tokens[0]) is None
+    assert feide.seen(tokens[1]) is not None
+    assert feide.seen(tokens[2]) is not None
+
+
+def test_max_cached_0_remembers_nothing(issuer: FakeFeideIssuer) -> None:
+    feide = verifier(issuer, max_cached=0)
+    token = issuer.mint().encode()
+    verify(feide, token)
+    assert feide.seen(token) is None
+
+
+class Deadline(float):
+    """A cache entry's deadline that counts how often it is compared."""
+
+    comparisons = 0
+
+    def __lt__(self, other: object) -> bool:
+        Deadline.comparisons += 1
+        return float(self) < other  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        Deadline.comparisons += 1
+        return float(self) <= other  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        Deadline.comparisons += 1
+        return float(self) > other  # type: ignore[operator]
+
+    def __ge__(self, other: object) -> bool:
+        Deadline.comparisons += 1
+        return float(self) >= other  # type: ignore[operator]
+
+
+def test_a_full_cache_drops_its_oldest_entry_without_looking_at_the_others(
+    issuer: FakeFeideIssuer,
+) -> None:
+    # Inserting into a full cache once swept every entry for expired ones: O(n) per insert.
+    feide = verifier(issuer, max_cached=500)
+    caller = asyncio.run(feide.authenticate(issuer.mint().encode()))
+    soon = Deadline(time.time() + 100)  # sooner than the 300 s cap: the cache keeps it
+    for i in range(1000):
+        feide._remember(b"t%d" % i, caller, soon)
+    assert len(feide._callers) == 500
+    Deadline.comparisons = 0
+    for i in range(1000, 2000):
+        feide._remember(b"t%d" % i, caller, soon)
+    assert Deadline.comparisons <= 2 * 1000  # the new entry's own cap, nothing more
+    assert list(feide._callers)[:2] == [b"t1500", b"t1501"]
 
 
 def test_a_refused_token_is_not_cached(issuer: FakeFeideIssuer, feide: FeideJWT) -> None:
     token = issuer.mint(audience="https://n.feide.no/datasources/other")
     refusal(feide, token)
-    assert feide.cached(token.encode()) is None
+    assert feide.seen(token.encode()) is None
 
 
 # --- strictness: each row is a token that one check alone refuses ---------------------------
@@ -216,6 +388,28 @@ def swapped_payload(issuer: FakeFeideIssuer) -> str:
     return f"{header}.{b64(issuer.claims(user_id='someone-else'))}.{signature}"
 
 
+def re_spelled(token: str, index: int, change: Any) -> str:
+    """`token` with its segment `index` changed by `change`."""
+    segments = token.split(".")
+    segments[index] = change(segments[index])
+    return ".".join(segments)
+
+
+def standard_alphabet(segment: str) -> str:
+    """The same bytes in base64's `+/` alphabet (an RS256 signature has some of those)."""
+    changed = segment.replace("-", "+").replace("_", "/")
+    assert changed != segment
+    return changed
+
+
+def loose_tail(segment: str) -> str:
+    """The same bytes, but with a set bit in the last character's unused low bits."""
+    assert len(segment) % 4 in (2, 3)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return segment[:-1] + alphabet[alphabet.index(segment[-1]) + 1]
+
+
+CANONICAL = "the token is not canonical unpadded base64url"
 NOW = time.time
 
 
@@ -256,11 +450,17 @@ STRICT: dict[str, Any] = {
     "sub with a newline": lambda i: i.mint(claims={"sub": "a\nb"}),
     "scope a list": lambda i: i.mint(claims={"scope": ["read"]}),
     "act a string": lambda i: i.mint(claims={"act": "x"}),
-    "name a number": lambda i: i.mint(user_claims={"name": 1}),
     "eppn a list": lambda i: i.mint(user_claims={EPPN: ["a@b.no"]}),
     "too long": lambda i: i.mint(claims={"pad": "x" * 20_000}),
     "two segments": lambda i: i.mint().rsplit(".", 1)[0],
     "header not base64url": lambda i: "!!!." + i.mint().split(".", 1)[1],
+    "signature padded": lambda i: i.mint() + "==",
+    "header padded": lambda i: re_spelled(i.mint(), 0, lambda s: s + "=" * (-len(s) % 4 or 4)),
+    "signature in the +/ alphabet": lambda i: re_spelled(i.mint(), 2, standard_alphabet),
+    "signature with set bits after its last byte": lambda i: re_spelled(i.mint(), 2, loose_tail),
+    "payload with a \\xff byte": lambda i: i.mint().replace(".", ".\xff", 1).encode("latin-1"),
+    "payload with a space": lambda i: re_spelled(i.mint(), 1, lambda s: s[:9] + " " + s[9:]),
+    "signature of an impossible length": lambda i: i.mint() + "AAA",
     "header not JSON": lambda i: b64(b"{nope") + "." + i.mint().split(".", 1)[1],
     "header a JSON list": lambda i: b64(b"[1]") + "." + i.mint().split(".", 1)[1],
 }
@@ -304,11 +504,17 @@ REASONS = {
     "sub with a newline": "the token's sub claim is not a printable string",
     "scope a list": "the token's scope claim is not a printable string",
     "act a string": "the token's act claim is not an object",
-    "name a number": "the token's name claim is not a printable string",
     "eppn a list": f"the token's {EPPN} claim is not a printable string",
     "too long": "the token is longer than 16384 bytes",
     "two segments": "the token is not three dot-separated segments",
-    "header not base64url": "the token's header is not base64url",
+    "header not base64url": CANONICAL,
+    "signature padded": CANONICAL,
+    "header padded": CANONICAL,
+    "signature in the +/ alphabet": CANONICAL,
+    "signature with set bits after its last byte": CANONICAL,
+    "payload with a \\xff byte": CANONICAL,
+    "payload with a space": CANONICAL,
+    "signature of an impossible length": CANONICAL,
     "header not JSON": "the token's header is not JSON",
     "header a JSON list": "the token's header is not a JSON object",
 }
@@ -390,6 +596,8 @@ def test_jwks_url_plain_http_elsewhere_is_refused(url: str) -> None:
         ({"audience": "a", "leeway": 301}, "leeway"),
         ({"audience": "a", "issuer": ""}, "issuer"),
         ({"audience": "a", "max_cached": -1}, "max_cached"),
+        ({"audience": "a", "key_max_age": 0}, "key_max_age"),
+        ({"audience": "a", "fetch_timeout": 0}, "fetch_timeout"),
     ],
 )
 def test_bad_options_are_refused_at_construction(options: dict[str, Any], match: str) -> None:

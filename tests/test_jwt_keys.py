@@ -9,36 +9,14 @@ from typing import Any
 
 import httpx2
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from gatekeeper_auth import GatekeeperMiddleware, get_identity, identity_endpoint
 from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
 from gatekeeper_auth.jwks import parse_jwks
 from gatekeeper_auth.jwt import FeideJWT
 from tests.helpers import assert_refused
+from tests.jwt_support import feide_at, protected
 from tests.servers import free_port, serve
-
-
-def feide_at(issuer: FakeFeideIssuer, base: str, **options: Any) -> FeideJWT:
-    return FeideJWT(audience=issuer.audience, jwks_url=f"{base}/openid/jwks", **options)
-
-
-def protected(feide: FeideJWT) -> Any:
-    """An app behind the real middleware, with Feide JWTs only; the keys load in its lifespan."""
-
-    @identity_endpoint()
-    async def whoami(request: Request) -> JSONResponse:
-        identity = get_identity(request)
-        assert identity is not None
-        return JSONResponse({"kind": identity.kind, "client_id": identity.client_id})
-
-    app = Starlette(routes=[Route("/", whoami)])
-    app.add_middleware(GatekeeperMiddleware, jwt=feide)
-    return app
 
 
 async def verify_all(feide: FeideJWT, tokens: list[str]) -> list[Any]:

@@ -155,11 +155,15 @@ def test_the_environment_configures_the_jwt_path(
     monkeypatch.setenv("GATEKEEPER_JWT_AUDIENCE", feide_issuer.audience)
     monkeypatch.setenv("GATEKEEPER_JWT_LEEWAY", "5")
     monkeypatch.delenv("GATEKEEPER_PASSWORD", raising=False)
+    monkeypatch.setenv("GATEKEEPER_JWT_KEY_MAX_AGE", "60")
+    monkeypatch.setenv("GATEKEEPER_JWT_USERID_GRANT", "false")
     middleware = GatekeeperMiddleware(build_app())
     assert repr(middleware._jwt) == (
         f"FeideJWT(audience={feide_issuer.audience!r}, issuer='https://auth.dataporten.no', "
         "jwks_url='https://auth.dataporten.no/openid/jwks', leeway=5.0)"
     )
+    assert middleware._jwt is not None
+    assert (middleware._jwt.keys.max_age, middleware._jwt.userid_grant) == (60.0, False)
 
 
 def test_the_reason_is_logged_and_the_token_never(
@@ -270,3 +274,57 @@ def test_starlettes_user_identity_is_empty_for_an_unknown_caller(
 
     response = TestClient(app).get("/who", headers=FakeGatekeeper().system())
     assert response.json() == ""  # may be any user of the client: never the client id
+
+
+# The userid trap on the JWT path, and one spelling per token.
+
+
+def test_without_userid_grant_a_jwt_with_no_sign_of_a_user_is_kept_off_system_routes(
+    feide_issuer: FakeFeideIssuer,
+) -> None:
+    feide = FeideJWT(
+        audience=feide_issuer.audience, transport=feide_issuer.transport(), userid_grant=False
+    )
+    client = TestClient(build_app(jwt=feide))
+    token = bearer(feide_issuer.mint(scope="read act-for-users"))  # sub == client_id, no claim
+    for route in ("/system", "/system/scoped", "/user/or-service"):
+        assert_refused(client.get(route, headers=token), "userid_grant_missing")
+    me = client.get("/any", headers=token)
+    assert me.status_code == 200
+    assert me.json() == {
+        "kind": "unknown",
+        "client_id": feide_issuer.claims()["client_id"],
+        "user_id": None,
+        "scopes": ["act-for-users", "read"],
+        "secondary_ids": [],
+        "acr": None,
+        "gatekeeper": "",
+    }
+    user = bearer(feide_issuer.mint(user_claims={"name": "Bekymret Sky"}))
+    assert_refused(client.get("/system", headers=user), "user_token_not_allowed")
+
+
+def respelled(token: str) -> dict[str, bytes]:
+    """Spellings of `token` that lenient base64 decoders read as the same bytes, or choke on."""
+    header, payload, signature = token.encode().split(b".")
+    return {
+        "padding": token.encode() + b"==",
+        "a \\xff byte": header + b"." + payload + b"\xff." + signature,
+        "+/ alphabet": b".".join(
+            [header, payload, signature.replace(b"-", b"+").replace(b"_", b"/")]
+        ),
+        "padded to 16 KiB": token.encode() + b"=" * (16 * 1024 - len(token)),
+    }
+
+
+@pytest.mark.parametrize("spelling", ["padding", "a \\xff byte", "+/ alphabet", "padded to 16 KiB"])
+def test_another_spelling_of_a_valid_jwt_is_401_never_500(
+    feide_issuer: FakeFeideIssuer, spelling: str
+) -> None:
+    client = client_for(feide_issuer)
+    token = feide_issuer.mint()
+    assert client.get("/any", headers=bearer(token)).status_code == 200
+    authorization = b"Bearer " + respelled(token)[spelling]
+    response = client.get("/any", headers=[(b"Authorization", authorization)])
+    assert_refused(response, "token_invalid")
+    assert response.json()["detail"]["message"] == "the token is not canonical unpadded base64url"

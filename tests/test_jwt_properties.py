@@ -1,5 +1,5 @@
 """Whatever arrives as a Bearer JWT, FeideJWT answers `token_invalid` (401) or an Identity: never
-another exception, never a 500."""
+another exception, never a 500; and a valid token has exactly one spelling."""
 
 import asyncio
 import base64
@@ -93,3 +93,45 @@ def test_validly_signed_tokens_with_any_header_fields_never_raise_anything_else(
 
 def test_a_megabyte_token_is_refused_before_parsing() -> None:
     assert outcome(b"a." + b"b" * 1_000_000 + b".c") == "token_invalid"
+
+
+ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+VALID = [ISSUER.mint(scope=f"s{i}", claims={"pad": "x" * i}).encode() for i in range(4)]
+
+
+def respell(segment: bytes, data: st.DataObject) -> bytes:
+    """Another spelling of `segment`: one that lenient decoders read as the same bytes (padding,
+    the `+/` alphabet, set bits after the last byte), or with a byte that is no base64url."""
+    ways = ["pad", "junk"]
+    if b"-" in segment or b"_" in segment:
+        ways.append("+/")
+    if len(segment) % 4 in (2, 3):
+        ways.append("tail bits")
+    way = data.draw(st.sampled_from(ways), label="way")
+    if way == "pad":
+        return segment + b"=" * data.draw(st.integers(1, 3), label="padding")
+    if way == "+/":
+        spots = [i for i, c in enumerate(segment) if c in b"-_"]
+        i = data.draw(st.sampled_from(spots), label="at")
+        return segment[:i] + (b"+" if segment[i] == ord("-") else b"/") + segment[i + 1 :]
+    if way == "tail bits":
+        unused = 15 if len(segment) % 4 == 2 else 3  # the low bits the last character wastes
+        value = ALPHABET.index(segment[-1:]) | data.draw(st.integers(1, unused), label="bits")
+        return segment[:-1] + ALPHABET[value : value + 1]
+    junk = data.draw(st.integers(0, 255).filter(lambda b: b not in ALPHABET), label="byte")
+    i = data.draw(st.integers(0, len(segment)), label="at")
+    return segment[:i] + bytes([junk]) + segment[i:]
+
+
+def test_the_valid_tokens_of_the_property_below_are_accepted() -> None:
+    assert [outcome(token) for token in VALID] == ["ok"] * len(VALID)
+
+
+@SETTINGS
+@given(st.sampled_from(VALID), st.integers(0, 2), st.data())
+def test_any_other_spelling_of_a_valid_token_is_refused(
+    token: bytes, index: int, data: st.DataObject
+) -> None:
+    segments = token.split(b".")
+    segments[index] = respell(segments[index], data)
+    assert outcome(b".".join(segments)) == "token_invalid"
