@@ -8,12 +8,22 @@ import jwt as pyjwt
 import pytest
 from fastapi import Depends, FastAPI, Response
 from fastapi.testclient import TestClient
-from pydantic import TypeAdapter
+from pydantic import SecretStr, TypeAdapter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from gatekeeper_auth import FeideJWT, GatekeeperMiddleware, Identity, require_identity
+from gatekeeper_auth import FeideJWT, GatekeeperMiddleware, Identity, get_identity, require_identity
 from gatekeeper_auth.claims import EPPN
 from gatekeeper_auth.fake_feide import DEFAULT_CLIENT, DEFAULT_USER, FakeFeideIssuer
-from gatekeeper_auth.testing import TEST_CLIENT_ID, TEST_SUBTOKEN, TEST_USER_ID, FakeGatekeeper
+from gatekeeper_auth.testing import (
+    TEST_CLIENT_ID,
+    TEST_SUBTOKEN,
+    TEST_USER_ID,
+    FakeGatekeeper,
+    user_identity,
+)
 
 ISSUER = FakeFeideIssuer()
 GATEKEEPER = FakeGatekeeper()
@@ -115,3 +125,35 @@ def test_the_identity_of_a_jwt_dumps_to_json_with_pydantic_and_the_standard_libr
     dumped = json.loads(TypeAdapter(Identity).dump_json(identity))
     assert (dumped["token"], dumped["claims"]) == ("**********", claims)
     assert JWT_USER not in repr(identity) + str(TypeAdapter(Identity).dump_python(identity))
+
+
+def test_token_never_shows_in_repr_str_or_json() -> None:
+    identity = user_identity(token="5b1f3a2e-secret-token")
+    assert "5b1f3a2e" not in repr(identity)
+    assert "5b1f3a2e" not in str(identity)
+    from pydantic import TypeAdapter
+
+    assert "5b1f3a2e" not in TypeAdapter(Identity).dump_json(identity).decode()
+    assert isinstance(identity.token, SecretStr)
+    assert identity.token.get_secret_value() == "5b1f3a2e-secret-token"
+
+
+def test_a_system_identity_cannot_carry_a_user() -> None:
+    with pytest.raises(ValueError, match="kind='user'"):
+        Identity(kind="system", client_id="c", acr="urn:x")
+
+
+def test_forwarded_token_reaches_the_app_as_a_secret(
+    client: TestClient, gatekeeper: FakeGatekeeper
+) -> None:
+    async def endpoint(request: Request) -> JSONResponse:
+        identity = get_identity(request)
+        assert identity is not None
+        assert identity.token is not None
+        return JSONResponse({"token": identity.token.get_secret_value(), "repr": repr(identity)})
+
+    app = Starlette(routes=[Route("/", endpoint)])
+    app.add_middleware(GatekeeperMiddleware, **gatekeeper.middleware_options())
+    body = TestClient(app).get("/", headers=gatekeeper.system(token="tok-123")).json()
+    assert body["token"] == "tok-123"
+    assert "tok-123" not in body["repr"]
