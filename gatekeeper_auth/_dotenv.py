@@ -168,6 +168,27 @@ def environment_names(prefix: str, env_file: Any) -> list[str]:
     return [name for name, _ in found if name.upper() not in foreign and _NAME.fullmatch(name)]
 
 
+def refuse_keywords(given: Iterable[str], known: Iterable[str]) -> None:
+    """Refuse keyword options that are not settings, naming the closest: a misspelt one would
+    be ignored, and its default (`userid_grant=True`) used."""
+    names = sorted(known)
+    unknown = sorted(set(given) - set(names))
+    if not unknown:
+        return
+    said = []
+    for name in unknown:
+        if not _NAME.fullmatch(name):
+            said.append("A keyword that is not a Python name is not a gatekeeper-auth setting.")
+            continue
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]}=?" if close else "."
+        said.append(f"{name}= is not a gatekeeper-auth setting{hint}")
+    raise ConfigurationError(
+        " ".join(said) + " A misspelt option would be ignored and its default used: correct or "
+        "remove it."
+    )
+
+
 def _found(prefix: str, entries: list[Entry]) -> tuple[list[tuple[str, str]], set[str]]:
     """`(name, where)` for each variable and `.env` key that starts with `prefix` in any case
     (as pydantic matches them); and the names not to check: `<prefix>FOREIGN` and its list."""

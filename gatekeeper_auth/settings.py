@@ -1,14 +1,15 @@
 """Configuration from the environment or a `.env` file, with secrets kept as `SecretStr`.
 
 The one reader of the environment, and it fails closed: a `GATEKEEPER_*` name that is not a
-setting or is given twice, a `.env` line that cannot be parsed (`_dotenv`), a value that is not
-text or holds a control character, a secret that would be silently changed (surrounding white
-space) or that is written in the old list syntax are refused with a message that names the
-variable (or the file and line), never the value.
+setting or is given twice, a keyword that is not a setting, a `.env` line that cannot be parsed
+(`_dotenv`), a value that is not text or holds a control character, a secret that would be
+silently changed (surrounding white space) or that is written in the old list syntax are refused
+with a message that names the variable (or the file and line), never the value.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from ipaddress import IPv4Network, IPv6Network
@@ -35,6 +36,12 @@ from gatekeeper_auth.feide_api import FeideAPI
 from gatekeeper_auth.jwt import FeideJWT
 
 Secrets = Annotated[list[SecretStr], NoDecode]
+#: pydantic-settings' own keyword options (`_env_file=`, `_env_file_encoding=`, ...).
+_OPTIONS = frozenset(
+    name
+    for name in inspect.signature(BaseSettings.__init__).parameters
+    if name.startswith("_") and not name.startswith("__")
+)
 #: C0 and C1 control characters, DEL, and Unicode's line and paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -65,8 +72,8 @@ class GatekeeperSettings(BaseSettings):
     | `GATEKEEPER_FEIDE_CACHE_SECONDS` | seconds Feide's answers are kept per caller (default 300) |
 
     Any other `GATEKEEPER_*` variable or `.env` key is refused (`ConfigurationError`), unless
-    `GATEKEEPER_FOREIGN` lists it as the service's own; so is one name given twice in a source
-    (in any case).
+    `GATEKEEPER_FOREIGN` lists it as the service's own; so are one name given twice in a source
+    (in any case) and a keyword that is not a setting.
     """
 
     model_config = SettingsConfigDict(
@@ -166,6 +173,7 @@ class GatekeeperSettings(BaseSettings):
     if not TYPE_CHECKING:  # type checkers keep the typed __init__ pydantic makes from the fields
 
         def __init__(self, **values: Any) -> None:
+            _dotenv.refuse_keywords(values, [*type(self).model_fields, *_OPTIONS])
             try:
                 super().__init__(**values)
                 return

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -640,6 +641,58 @@ def test_no_setting_holds_a_control_character(monkeypatch: pytest.MonkeyPatch, f
 def test_an_escaped_line_break_in_double_quotes_is_refused_too(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text('GATEKEEPER_PASSWORD=pw\nGATEKEEPER_USERNAME="data\\nporten"\n')
     assert str(configuration_error()) == f"GatekeeperMiddleware: GATEKEEPER_USERNAME {CONTROL}"
+
+
+# A keyword that is not a setting would be ignored, and its default used.
+
+
+@pytest.mark.parametrize("settings_class", [GatekeeperSettings, ExplicitSettings])
+@pytest.mark.parametrize(
+    ("keywords", "said"),
+    [
+        (
+            {"userid_grnat": False},
+            "userid_grnat= is not a gatekeeper-auth setting; did you mean userid_grant=?",
+        ),
+        (
+            {"_env_fil": None},
+            "_env_fil= is not a gatekeeper-auth setting; did you mean _env_file=?",
+        ),
+        ({"zzz": 1}, "zzz= is not a gatekeeper-auth setting."),
+        (
+            {"password:Qz7": "x"},
+            "A keyword that is not a Python name is not a gatekeeper-auth setting.",
+        ),
+    ],
+)
+def test_a_keyword_that_is_not_a_setting_is_refused_with_the_closest_name(
+    settings_class: type[GatekeeperSettings], keywords: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        settings_class(**{"password": ["pw"], **keywords})
+    assert str(refused.value) == (
+        f"{said} A misspelt option would be ignored and its default used: correct or remove it."
+    )
+    assert "Qz7" not in everything_said(refused.value)
+
+
+def test_pydantic_settings_own_options_keep_working(tmp_path: Path) -> None:
+    (tmp_path / "prod.env").write_bytes("GATEKEEPER_USERNAME=dataporten-ø\n".encode("latin-1"))
+    options: dict[str, Any] = {
+        "_env_file": "prod.env",
+        "_env_file_encoding": "latin-1",
+        "_case_sensitive": False,
+    }
+    settings = GatekeeperSettings(**options)
+    assert settings.username == "dataporten-ø"
+
+
+def test_gatekeeper_keywords_are_its_signature() -> None:
+    """So no keyword reaches `ExplicitSettings` unchecked: a misspelt one is Python's TypeError."""
+    with pytest.raises(TypeError, match="userid_grnat"):
+        Gatekeeper(password="pw", userid_grnat=False)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="userid_grnat"):
+        GatekeeperMiddleware(_app, password="pw", userid_grnat=False)  # type: ignore[call-arg]
 
 
 # The same name twice in one source: which one wins would depend on the order.
