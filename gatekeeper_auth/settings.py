@@ -3,14 +3,16 @@
 The one reader of the environment, and it fails closed: a `GATEKEEPER_*` name that is not a
 setting or is given twice, a keyword that is not a setting, a `.env` line that cannot be parsed
 (`_dotenv`), a value that is not text or holds a control character, a secret that would be
-silently changed (surrounding white space) or that is written in the old list syntax are refused
-with a message that names the variable (or the file and line), never the value.
+silently changed (surrounding white space) or that is written in the old list syntax, a number
+that is not finite, are refused with a message that names the variable (or the file and line),
+never the value.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import math
 import re
 from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,7 +34,7 @@ from gatekeeper_auth._platform import (
     TOKEN_URL,
     USERINFO_URL,
 )
-from gatekeeper_auth.feide_api import FeideAPI
+from gatekeeper_auth.feide_api import CACHE_RULE, MAX_CACHE_SECONDS, FeideAPI
 from gatekeeper_auth.jwt import FeideJWT
 
 Secrets = Annotated[list[SecretStr], NoDecode]
@@ -125,12 +127,21 @@ class GatekeeperSettings(BaseSettings):
                 )
         return [value]
 
+    @field_validator("feide_cache_seconds")  # before `_exact`, whose message says less
+    @classmethod
+    def _kept_briefly(cls, value: float) -> float:
+        if not 0 <= value <= MAX_CACHE_SECONDS:
+            raise ValueError(CACHE_RULE)
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
     def _exact(cls, value: Any) -> Any:
         """Text is used exactly as given (every `SecretStr` field), so refuse what would not
-        work as given; never say which character is wrong, nor where."""
+        work as given; never say which character is wrong, nor where. Numbers are finite."""
         for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError("must be a finite number")
             secret = isinstance(item, SecretStr)
             text = item.get_secret_value() if secret else item
             if not isinstance(text, str):

@@ -797,3 +797,31 @@ def test_an_environment_name_that_is_not_a_name_is_refused_quoting_nothing(
     )
     assert "Qz7" not in everything_said(refused.value)
     assert environment_names() == ("GATEKEEPER_PASSWORD",)  # for a warning: never quoted
+
+
+# Numbers: finite, and Feide's answers kept no longer than an hour.
+
+KEPT_BRIEFLY = (
+    "must be a finite number of seconds between 0 and 3600: a member taken out of a group in "
+    "Feide keeps access for as long as Feide's answer is kept"
+)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e12", "3600.5", "-1"])
+def test_feides_answers_are_kept_at_most_an_hour(value: str) -> None:
+    error = configuration_error(GATEKEEPER_PASSWORD="pw", GATEKEEPER_FEIDE_CACHE_SECONDS=value)
+    assert str(error) == f"GatekeeperMiddleware: GATEKEEPER_FEIDE_CACHE_SECONDS {KEPT_BRIEFLY}"
+
+
+@pytest.mark.parametrize("value", ["0", "3600"])
+def test_feides_answers_may_be_kept_from_none_to_an_hour(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_FEIDE_CACHE_SECONDS", value)
+    assert GatekeeperSettings().feide_cache_seconds == float(value)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "NaN"])
+def test_a_number_that_is_not_finite_is_refused(value: str) -> None:
+    error = configuration_error(GATEKEEPER_PASSWORD="pw", GATEKEEPER_JWT_LEEWAY=value)
+    assert str(error) == "GatekeeperMiddleware: GATEKEEPER_JWT_LEEWAY must be a finite number"
