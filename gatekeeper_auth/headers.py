@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from pydantic import SecretStr
 
-from gatekeeper_auth.errors import Refusal
+from gatekeeper_auth.errors import Refusal, RefusalCode
 from gatekeeper_auth.identity import Identity, Kind, SecondaryId
 
 #: The headers a backend can get from the gatekeeper, after the prefix.
@@ -150,7 +150,7 @@ class GatekeeperHeaders:
             "its headers with '_'.",
         )
 
-    def _refuse(self, code: str, slot: int, problem: str) -> Refusal:
+    def _refuse(self, code: RefusalCode, slot: int, problem: str) -> Refusal:
         return Refusal(code, f"{self.names[slot - 1]} {problem}.")
 
     def _id(self, value: bytes | None, slot: int) -> str:

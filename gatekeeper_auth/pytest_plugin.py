@@ -7,12 +7,15 @@ every test: no `pytest_plugins` line is needed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from fastapi import FastAPI
 
 from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.testing import FakeFeideIssuer, FakeGatekeeper, fake_caller
+
+if TYPE_CHECKING:  # loaded in every pytest run by entry point, Starlette services' too
+    from fastapi import FastAPI
 
 
 @pytest.fixture

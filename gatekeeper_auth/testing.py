@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
-from gatekeeper_auth.fastapi import GatekeeperGuard, optional_identity, walk
 from gatekeeper_auth.identity import Identity, SecondaryId
+
+if TYPE_CHECKING:  # FastAPI is imported by `fake_caller` only: Starlette services lack it.
+    from fastapi import FastAPI
+
+    from gatekeeper_auth.fastapi import GatekeeperGuard
 
 __all__ = [
     "TEST_CLIENT_ID",
@@ -191,6 +193,10 @@ def fake_caller(app: FastAPI, identity: Identity | None) -> Callable[[], None]:
     be, with the same JSON refusal (the app needs no middleware for that). `optional_identity`
     gets `identity` too. Returns a function that removes the overrides again.
     """
+    from fastapi.routing import APIRoute
+
+    from gatekeeper_auth.fastapi import GatekeeperGuard, optional_identity, walk
+
     guards = [
         dep.call
         for route in app.routes
