@@ -20,6 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gatekeeper_auth.claims import EPPN, NIN
+from gatekeeper_auth.errors import ConfigurationError
 from gatekeeper_auth.jwt import FEIDE_ISSUER
 
 DEFAULT_AUDIENCE = "https://n.feide.no/datasources/02d0f79b-7fbc-422b-bb31-a4d22121f040"
@@ -47,6 +48,15 @@ class FakeFeideIssuer:
         lifetime: int = 300,
         key_size: int = 2048,
     ) -> None:
+        try:  # all of the jwt extra: it signs with cryptography, serves keys with PyJWT and httpx2
+            import cryptography  # noqa: F401
+            import httpx2  # noqa: F401
+            import jwt  # noqa: F401
+        except ImportError as error:
+            raise ConfigurationError(
+                f"FakeFeideIssuer needs PyJWT with cryptography and httpx2 ({error.name} is "
+                "missing): pip install 'gatekeeper-auth[jwt]'"
+            ) from None
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime
