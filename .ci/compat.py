@@ -54,13 +54,14 @@ def find_python(minor: str) -> Path | None:
     )
     for candidate in candidates:
         probe = subprocess.run(  # noqa: S603
-            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2], sys.executable)"],
             capture_output=True,
             text=True,
             check=False,
         )
-        if probe.returncode == 0 and probe.stdout.strip() == minor:
-            return candidate
+        version, _, executable = probe.stdout.strip().partition(" ")
+        if probe.returncode == 0 and version == minor:
+            return Path(executable)
     return None
 
 
@@ -73,13 +74,14 @@ def install(venv: Path, python: Path, *requirements: list[str | Path]) -> dict[s
     in, or None when an install failed."""
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": str(venv)}
     env.pop("PYTHONPATH", None)
+    target = ("--python", venv / "bin" / "python")  # else `python -m uv` picks the running one
     steps = [uv("venv", "--quiet", "--clear", "--python", python, venv)]
-    steps += [uv("pip", "install", "--quiet", *step) for step in requirements]
+    steps += [uv("pip", "install", "--quiet", *target, *step) for step in requirements]
     for step in steps:
         if subprocess.run(step, cwd=ROOT, env=env, check=False).returncode != 0:  # noqa: S603
             return None
     listed = subprocess.run(  # noqa: S603
-        uv("pip", "list", "--format", "freeze"),
+        uv("pip", "list", *target, "--format", "freeze"),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -100,6 +102,8 @@ def suite(python: Path, minor: str, resolution: str, pytest_args: list[str]) -> 
     if env is None:
         return False
     tests: list[str | Path] = [venv / "bin" / "python", "-m", "pytest", "-p", "no:cacheprovider"]
+    if resolution == "highest":  # what the newest releases deprecate, we hear of at once
+        tests += ["-W", "error::DeprecationWarning", "-W", "error::PendingDeprecationWarning"]
     tests += pytest_args
     return subprocess.run(tests, cwd=ROOT, env=env, check=False).returncode == 0  # noqa: S603
 
