@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Every extra, for working on the repository; the dev dependency group adds the tools.
-EXTRAS := fastapi,client,jwt,devgate
+EXTRAS := client,jwt,devgate
 DIST := build/dist
 
 export NO_MKDOCS_2_WARNING := 1
