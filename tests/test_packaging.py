@@ -77,7 +77,6 @@ def test_the_metadata_names_the_license_the_pythons_and_only_the_users_extras(
     assert sorted(metadata.get_all("Provides-Extra") or []) == [
         "client",
         "devgate",
-        "fastapi",
         "jwt",
     ]
     urls = dict(url.split(", ", 1) for url in metadata.get_all("Project-URL") or [])
