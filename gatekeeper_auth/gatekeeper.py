@@ -9,7 +9,7 @@ networks it calls from, whether the API has the `userid` grant, the development 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any, TypedDict
@@ -124,6 +124,11 @@ class Gatekeeper:
         # immutable, so one serves every request. The lookup is as safe as `compare_digest`:
         # it compares SipHash values under a per-process random key, never the secret's bytes.
         self._verified: dict[Key, Caller] = {}
+        #: The cache's lookup, for the middleware's hot path: only when no address needs a
+        #: check first (with `allowed_networks`, `caller` checks it before the cache).
+        self.remembered: Callable[[Key], Caller | None] | None = (
+            None if self._networks else self._verified.get
+        )
 
     def __repr__(self) -> str:
         trust = self.credentials.trust if self.credentials else "unverified"

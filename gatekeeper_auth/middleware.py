@@ -23,7 +23,7 @@ from gatekeeper_auth._caller import ANONYMOUS, Caller
 from gatekeeper_auth._platform import HEADER_PREFIX, JWT_CHALLENGE
 from gatekeeper_auth.errors import ConfigurationError, Refusal
 from gatekeeper_auth.gatekeeper import Gatekeeper, GatekeeperOptions
-from gatekeeper_auth.headers import GatekeeperHeaders
+from gatekeeper_auth.headers import GatekeeperHeaders, Key
 from gatekeeper_auth.jwt import FeideJWT
 from gatekeeper_auth.rules import REFUSAL_KEY, SCOPE_KEY
 from gatekeeper_auth.settings import GatekeeperSettings, environment_names, explain
@@ -96,6 +96,7 @@ class GatekeeperMiddleware:
         self._on_error = on_error
         gk = self._gatekeeper
         self._headers = gk.headers if gk is not None else GatekeeperHeaders(HEADER_PREFIX)
+        self._remembered = None if gk is None else gk.remembered
         if gk is not None:
             gk.start_up_log()
 
@@ -111,32 +112,19 @@ class GatekeeperMiddleware:
             return
         if self._error is not None:
             raise self._error
-        # The hot path: one pass over the headers, one dict lookup for a caller seen before.
+        # The hot path: one pass over the headers, one dict lookup for a caller seen before
+        # (the gatekeeper's cache, which it hands out only when no address must be checked).
         authorization, key, problem = self._headers.collect(scope["headers"])
-        gatekeeper, jwt = self._gatekeeper, self._jwt
-        caller: Caller | None = None
-        try:
-            if authorization is None:
-                caller = (
-                    ANONYMOUS if gatekeeper is None else gatekeeper.unverified(scope, key, problem)
-                )
-            else:
-                token = None if jwt is None else jwt.token_in(authorization)
-                # A token FeideJWT verified is never the gatekeeper's credentials, so a cached
-                # one may skip their check: it went through the whole order when first seen.
-                if token is not None and jwt is not None:
-                    caller = jwt.seen(token)
-                if caller is None and gatekeeper is not None:
-                    caller = gatekeeper.caller(scope, authorization, key, problem)
-                if caller is None and token is not None and jwt is not None:
-                    caller = await self._from_jwt(scope, jwt, token)
-                if caller is None:
-                    caller = self._unrecognised(scope, authorization)
-        except Refusal as refusal:
-            if refusal.code not in _LOGGED:
-                refusal.log(scope)
-            await self._refuse(refusal, scope, receive, send)
-            return
+        remembered = self._remembered
+        caller = remembered(key) if remembered is not None and problem is None else None
+        if caller is None:
+            try:
+                caller = await self._identify(scope, authorization, key, problem)
+            except Refusal as refusal:
+                if refusal.code not in _LOGGED:
+                    refusal.log(scope)
+                await self._refuse(refusal, scope, receive, send)
+                return
         if SCOPE_KEY in scope:
             self._stacked()
         scope["user"], scope["auth"], identity = caller
@@ -147,6 +135,24 @@ class GatekeeperMiddleware:
         else:
             state["identity"] = identity
         await self.app(scope, receive, send)
+
+    async def _identify(
+        self, scope: Scope, authorization: bytes | None, key: Key, problem: Refusal | None
+    ) -> Caller:
+        """Ask the authenticators in order: the gatekeeper's credentials, a Feide JWT, then
+        the rules for anonymous and unrecognised requests."""
+        gatekeeper, jwt = self._gatekeeper, self._jwt
+        if authorization is None:
+            return ANONYMOUS if gatekeeper is None else gatekeeper.unverified(scope, key, problem)
+        token = None if jwt is None else jwt.token_in(authorization)
+        # A token FeideJWT verified is never the gatekeeper's credentials, so a cached one may
+        # skip their check: it went through the whole order when first seen.
+        caller = None if token is None or jwt is None else jwt.seen(token)
+        if caller is None and gatekeeper is not None:
+            caller = gatekeeper.caller(scope, authorization, key, problem)
+        if caller is None and token is not None and jwt is not None:
+            caller = await self._from_jwt(scope, jwt, token)
+        return caller or self._unrecognised(scope, authorization)
 
     def _stacked(self) -> None:
         """Another GatekeeperMiddleware ran before this one: say so once, since the two may
