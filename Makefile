@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test lint docs-build bench soak docs clean
+.PHONY: run test lint docs-build docs-tables bench soak docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gatekeeper-auth needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -25,6 +25,10 @@ lint: $(STAMP)
 
 docs-build: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
+
+# The settings and refusal-code tables of the docs, written from the code (a test compares them).
+docs-tables: $(STAMP)
+	$(BIN)/python .ci/docs_tables.py
 
 test: lint docs-build
 	$(BIN)/pytest
