@@ -1,4 +1,4 @@
-"""The README's first example, as a module the test suite imports and calls."""
+"""A FastAPI service behind the API Gatekeeper: a route for one system client, one for users."""
 
 from typing import Annotated
 
