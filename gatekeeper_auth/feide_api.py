@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -42,6 +43,12 @@ logger = logging.getLogger("gatekeeper_auth")
 API_AUDIENCE: Final = FEIDE_ISSUER
 #: An answer larger than this is not Feide's groups or userinfo: refused, not parsed.
 MAX_BODY_BYTES: Final = 1024 * 1024
+#: Answers are kept at most this long: a member taken out of a group keeps access as long.
+MAX_CACHE_SECONDS: Final = 3600.0
+CACHE_RULE: Final = (
+    f"must be a finite number of seconds between 0 and {MAX_CACHE_SECONDS:g}: a member taken out "
+    "of a group in Feide keeps access for as long as Feide's answer is kept"
+)
 #: An exchanged token is used until this many seconds before Feide says it expires.
 _EXPIRY_MARGIN: Final = 10.0
 T = TypeVar("T")
@@ -71,7 +78,7 @@ class FeideAPI:
       only for callers with a Feide JWT, whose token is exchanged for a Feide API token.
     - `token_url`, `groups_url`, `userinfo_url`: Feide's; change them only for a local Feide
       (`https`, or plain `http` on 127.0.0.1, ::1 or localhost).
-    - `cache_seconds`: how long an answer is kept per caller token (0: not kept).
+    - `cache_seconds`: how long an answer is kept per caller token (0: not kept; at most 3600).
     - `timeout`: seconds for each whole call to Feide; `max_cached`: answers kept at most.
     - `transport`: an httpx2 transport instead of the network (tests: `FakeFeideAPI`).
     """
@@ -114,10 +121,12 @@ class FeideAPI:
                     f"FeideAPI {name}= must be an https URL without user name or password (plain "
                     "http only on 127.0.0.1, ::1 or localhost): a token is sent there."
                 ) from None
-        if cache_seconds < 0 or timeout <= 0 or max_cached < 0:
+        if not 0 <= cache_seconds <= MAX_CACHE_SECONDS:  # NaN too
+            raise ConfigurationError(f"FeideAPI cache_seconds= {CACHE_RULE}.")
+        if not 0 < timeout < math.inf or max_cached < 0:
             raise ConfigurationError(
-                "FeideAPI cache_seconds= and max_cached= cannot be negative, and timeout= must "
-                "be positive."
+                "FeideAPI max_cached= cannot be negative, and timeout= must be a finite positive "
+                "number of seconds."
             )
         self.client_id = client_id
         self._secret = client_secret

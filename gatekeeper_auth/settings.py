@@ -1,16 +1,19 @@
 """Configuration from the environment or a `.env` file, with secrets kept as `SecretStr`.
 
 The one reader of the environment, and it fails closed: a `GATEKEEPER_*` name that is not a
-setting, a `.env` line that cannot be parsed, a value that is not text, a secret that would be
-silently changed (surrounding white space) or that is written in the old list syntax are refused
-with a message that names the variable (or the file and line), never the value.
+setting or is given twice, a keyword that is not a setting, a `.env` line that cannot be parsed
+(`_dotenv`), a value that is not text or holds a control character, a secret that would be
+silently changed (surrounding white space) or that is written in the old list syntax, a number
+that is not finite, are refused with a message that names the variable (or the file and line),
+never the value.
 """
 
 from __future__ import annotations
 
-import difflib
+import inspect
 import json
-import os
+import math
+import re
 from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,11 +34,18 @@ from gatekeeper_auth._platform import (
     TOKEN_URL,
     USERINFO_URL,
 )
-from gatekeeper_auth.errors import ConfigurationError
-from gatekeeper_auth.feide_api import FeideAPI
+from gatekeeper_auth.feide_api import CACHE_RULE, MAX_CACHE_SECONDS, FeideAPI
 from gatekeeper_auth.jwt import FeideJWT
 
 Secrets = Annotated[list[SecretStr], NoDecode]
+#: pydantic-settings' own keyword options (`_env_file=`, `_env_file_encoding=`, ...).
+_OPTIONS = frozenset(
+    name
+    for name in inspect.signature(BaseSettings.__init__).parameters
+    if name.startswith("_") and not name.startswith("__")
+)
+#: C0 and C1 control characters, DEL, and Unicode's line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class GatekeeperSettings(BaseSettings):
@@ -44,7 +54,8 @@ class GatekeeperSettings(BaseSettings):
     Each field is the variable `GATEKEEPER_<FIELD>`; its description is the meaning that
     docs/deployment.md's settings table shows (`make docs-tables` writes that table from these
     fields, and a test compares them). Any other `GATEKEEPER_*` variable or `.env` key is refused
-    (`ConfigurationError`), unless `GATEKEEPER_FOREIGN` lists it as the service's own.
+    (`ConfigurationError`), unless `GATEKEEPER_FOREIGN` lists it as the service's own; so are one
+    name given twice in a source (in any case) and a keyword that is not a setting.
     """
 
     model_config = SettingsConfigDict(
@@ -55,73 +66,76 @@ class GatekeeperSettings(BaseSettings):
         hide_input_in_errors=True,  # a secret must never reach an error message
     )
 
-    username: str = Field("dataporten", description="the Basic username the gatekeeper sends")
+    username: str = Field(
+        default="dataporten", description="the Basic username the gatekeeper sends"
+    )
     password: Secrets = Field(
         default_factory=list,
         description="the Basic password, exactly as the dashboard's API Access pane shows it: "
         "one password, never parsed",
     )
     previous_password: SecretStr | None = Field(
-        None, description="the password being rotated out, accepted too meanwhile"
+        default=None, description="the password being rotated out, accepted too meanwhile"
     )
     bearer_token: Secrets = Field(
         default_factory=list,
         description="trust type `bearer`: the shared token, instead of a password",
     )
     previous_bearer_token: SecretStr | None = Field(
-        None, description="the bearer token being rotated out"
+        default=None, description="the bearer token being rotated out"
     )
     header_prefix: str = Field(
-        "X-Dataporten-", description="`X-FeideConnect-` for deployments from before 2016"
+        default="X-Dataporten-", description="`X-FeideConnect-` for deployments from before 2016"
     )
     allowed_networks: Annotated[list[IPv4Network | IPv6Network] | None, NoDecode] = Field(
-        None,
+        default=None,
         description="comma-separated CIDRs the gatekeeper calls from; unset, any address (see "
         "Running uvicorn before relying on it behind a proxy)",
     )
     userid_grant: bool = Field(
-        True,
+        default=True,
         description="the API has the `userid` grant; `false` closes system routes to requests "
         "that show no user",
     )
     allow_unverified: bool = Field(
-        False,
+        default=False,
         description="trust the headers without credentials (still only from "
         "`allowed_networks`): local development only",
     )
     jwt_audience: str | None = Field(
-        None,
+        default=None,
         description="take Feide JWTs for this data source, "
         "`https://n.feide.no/datasources/<id>`; unset, no JWT path",
     )
-    jwt_issuer: str = Field(FEIDE_ISSUER, description="the JWTs' issuer, compared exactly")
+    jwt_issuer: str = Field(default=FEIDE_ISSUER, description="the JWTs' issuer, compared exactly")
     jwt_jwks_url: str = Field(
-        FEIDE_JWKS_URL,
+        default=FEIDE_JWKS_URL,
         description="the key set: `https`, or `http` on 127.0.0.1, ::1 or localhost only",
     )
     jwt_leeway: float = Field(
-        30.0, description="seconds of clock skew forgiven on `exp`, `nbf` and `iat` (0 to 300)"
+        default=30.0,
+        description="seconds of clock skew forgiven on `exp`, `nbf` and `iat` (0 to 300)",
     )
     jwt_key_max_age: float = Field(
-        900, description="most seconds a fetched key set serves new tokens before a refetch"
+        default=900, description="most seconds a fetched key set serves new tokens before a refetch"
     )
     jwt_userid_grant: bool = Field(
-        True,
+        default=True,
         description="the data source gets the user id; `false` closes system routes to JWTs "
         "that show no user",
     )
     # Feide's groups and userinfo (`feide_api()`): the client only for callers with a JWT.
     feide_client_id: str | None = Field(
-        None, description="your data source's client id, to ask Feide about JWT callers"
+        default=None, description="your data source's client id, to ask Feide about JWT callers"
     )
-    feide_client_secret: SecretStr | None = Field(None, description="that client's secret")
+    feide_client_secret: SecretStr | None = Field(default=None, description="that client's secret")
     feide_token_url: str = Field(
-        TOKEN_URL, description="where a JWT is exchanged for a Feide API token"
+        default=TOKEN_URL, description="where a JWT is exchanged for a Feide API token"
     )
-    feide_groups_url: str = Field(GROUPS_URL, description="Feide's groups API")
-    feide_userinfo_url: str = Field(USERINFO_URL, description="Feide's extended userinfo")
+    feide_groups_url: str = Field(default=GROUPS_URL, description="Feide's groups API")
+    feide_userinfo_url: str = Field(default=USERINFO_URL, description="Feide's extended userinfo")
     feide_cache_seconds: float = Field(
-        300.0, description="seconds Feide's answers are kept per caller token"
+        default=300.0, description="seconds Feide's answers are kept per caller token (0 to 3600)"
     )
 
     @field_validator("password", "bearer_token", mode="before")
@@ -144,12 +158,21 @@ class GatekeeperSettings(BaseSettings):
                 )
         return [value]
 
+    @field_validator("feide_cache_seconds")  # before `_exact`, whose message says less
+    @classmethod
+    def _kept_briefly(cls, value: float) -> float:
+        if not 0 <= value <= MAX_CACHE_SECONDS:
+            raise ValueError(CACHE_RULE)
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
     def _exact(cls, value: Any) -> Any:
         """Text is used exactly as given (every `SecretStr` field), so refuse what would not
-        work as given; never say which character is wrong, nor where."""
+        work as given; never say which character is wrong, nor where. Numbers are finite."""
         for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError("must be a finite number")
             secret = isinstance(item, SecretStr)
             text = item.get_secret_value() if secret else item
             if not isinstance(text, str):
@@ -166,6 +189,11 @@ class GatekeeperSettings(BaseSettings):
                 raise ValueError(
                     "begins or ends with white space, which the environment and .env files "
                     "often add or drop by accident; copy the secret again exactly"
+                )
+            if _CONTROL.search(text):
+                raise ValueError(
+                    "holds a control character (such as a line break or a tab), which no "
+                    "setting holds; set it again, copied exactly"
                 )
         return value
 
@@ -187,6 +215,7 @@ class GatekeeperSettings(BaseSettings):
     if not TYPE_CHECKING:  # type checkers keep the typed __init__ pydantic makes from the fields
 
         def __init__(self, **values: Any) -> None:
+            _dotenv.refuse_keywords(values, [*type(self).model_fields, *_OPTIONS])
             try:
                 super().__init__(**values)
                 return
@@ -210,10 +239,7 @@ class GatekeeperSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         dotenv = _dotenv.ExactDotEnv(settings_cls, dotenv_settings)
-        prefix = str(settings_cls.model_config.get("env_prefix", "")).upper()
-        if prefix:
-            known = {prefix + name.upper() for name in settings_cls.model_fields}
-            _refuse_unknown(prefix, known, dotenv.entries)
+        dotenv.refuse_unknown(settings_cls.model_fields)
         return (init_settings, env_settings, dotenv, file_secret_settings)
 
     def secrets(self) -> tuple[list[str], list[str]]:
@@ -258,59 +284,7 @@ def environment_names() -> tuple[str, ...]:
     """
     config = GatekeeperSettings.model_config
     prefix = str(config.get("env_prefix", "")).upper()
-    paths = _dotenv.paths(config.get("env_file"))
-    found, foreign = _prefixed(prefix, [e for p in paths for e in _dotenv.read(p, strict=False)])
-    return tuple(sorted({name for name, _ in found if name.upper() not in foreign}))
-
-
-#: `GATEKEEPER_FOREIGN=GATEKEEPER_URL,...`: the service's own names, which share the prefix.
-_FOREIGN = "FOREIGN"
-
-
-def _prefixed(prefix: str, entries: list[_dotenv.Entry]) -> tuple[list[tuple[str, str]], set[str]]:
-    """`(name, where)` for each variable and `.env` key that starts with `prefix` in any case
-    (as pydantic matches them); and the names not to check: `<prefix>FOREIGN` and its list."""
-    declaration = prefix + _FOREIGN
-    found = [(name, "in the environment") for name in os.environ]
-    found += [(entry.name, f"in {entry.where}") for entry in entries]
-    found = [(name, where) for name, where in found if name.upper().startswith(prefix)]
-    lists = [value for name, value in os.environ.items() if name.upper() == declaration]
-    lists += [entry.value or "" for entry in entries if entry.name.upper() == declaration]
-    listed = {item.strip().upper() for value in lists for item in value.split(",")}
-    return found, {declaration, *listed} - {""}
-
-
-def _refuse_unknown(prefix: str, known: set[str], entries: list[_dotenv.Entry]) -> None:
-    """Refuse every prefixed name that is neither a setting nor declared foreign, naming the
-    closest setting: a misspelt one would be ignored, and its default (`userid_grant=true`)
-    used. A declaration that lists a setting, or something that is not a prefixed name, too."""
-    found, foreign = _prefixed(prefix, entries)
-    declaration = prefix + _FOREIGN
-    for item in sorted(foreign):
-        if not item.startswith(prefix):  # not quoted: it could be a value pasted by mistake
-            raise ConfigurationError(
-                f"{declaration} lists something that is not a {prefix} name: list only your "
-                f"service's own {prefix}* variables, by full name, comma-separated."
-            )
-        if item in known:
-            raise ConfigurationError(
-                f"{declaration} lists {item}, a gatekeeper-auth setting: remove it from the list."
-            )
-    unknown = [(name, where) for name, where in found if name.upper() not in known | foreign]
-    if not unknown:
-        return
-    suffixes = sorted([name.removeprefix(prefix) for name in known] + [_FOREIGN])
-    said = []
-    for name, where in unknown:
-        close = difflib.get_close_matches(name.upper().removeprefix(prefix), suffixes, n=1)
-        hint = f"; did you mean {prefix}{close[0]}?" if close else "."
-        said.append(f"{name} ({where}) is not a gatekeeper-auth setting{hint}")
-    names = ",".join(sorted({name for name, _ in unknown}))
-    raise ConfigurationError(
-        " ".join(said) + f" The {prefix} prefix is gatekeeper-auth's, so that a misspelt "
-        "setting stops the start instead of being ignored: correct or remove the name, or, "
-        f"for a variable of your service's own, declare it: {declaration}={names}"
-    )
+    return tuple(sorted(set(_dotenv.environment_names(prefix, config.get("env_file")))))
 
 
 def _encodable(text: str) -> bool:

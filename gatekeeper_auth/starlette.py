@@ -75,14 +75,14 @@ class GatekeeperAuth(AuthCredentials):
 
     def __init__(self, identity: Identity | None) -> None:
         scopes = () if identity is None else _scope_names(identity)
-        object.__setattr__(self, "scopes", scopes)
+        self.__dict__["scopes"] = scopes  # past our own __setattr__, which refuses
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("GatekeeperAuth is immutable: it may be shared between requests")
 
 
 def _scope_names(identity: Identity) -> tuple[str, ...]:
-    return ("authenticated", identity.kind, *sorted("scope:" + s for s in identity.scopes))
+    return ("authenticated", identity.kind, *sorted(["scope:" + s for s in identity.scopes]))
 
 
 def identity_endpoint(

@@ -5,6 +5,7 @@ over real HTTP on 127.0.0.1) or a handler that answers what a test needs."""
 import asyncio
 import base64
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
@@ -550,7 +551,12 @@ def test_a_caller_that_goes_away_does_not_cancel_the_others_fetch(fake: FakeFeid
         ({"userinfo_url": "https://user:pw@api.dataporten.no/x"}, "userinfo_url="),
         ({"token_url": "ftp://auth.dataporten.no/oauth/token"}, "token_url="),
         ({"cache_seconds": -1}, "cache_seconds="),
+        ({"cache_seconds": math.inf}, "cache_seconds= must be a finite number of seconds between"),
+        ({"cache_seconds": math.nan}, "cache_seconds= must be a finite number of seconds between"),
+        ({"cache_seconds": 3600.5}, "Feide keeps access for as long as Feide's answer is kept"),
         ({"timeout": 0}, "timeout="),
+        ({"timeout": math.nan}, "timeout="),
+        ({"timeout": math.inf}, "timeout="),
         ({"max_cached": -1}, "max_cached="),
     ],
 )

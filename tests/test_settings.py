@@ -10,6 +10,7 @@ import subprocess
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -523,7 +524,7 @@ def test_a_dotenv_secret_that_dotenv_would_change_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, line: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("GATEKEEPER_PASSWORD=ok\n" + line + "\n")
+    (tmp_path / ".env").write_text("GATEKEEPER_USERNAME=dataporten\n" + line + "\n")
     said = everything_said(configuration_error())
     assert "is not written plainly" in said
     assert "Qz7" not in said
@@ -550,3 +551,277 @@ def test_the_env_file_named_in_code_is_the_one_read(
     chosen = GatekeeperSettings(_env_file="prod.env")  # type: ignore[call-arg]
     assert chosen.secrets() == (["prod-password"], [])
     assert GatekeeperSettings(_env_file=None).secrets() == ([], [])  # type: ignore[call-arg]
+
+
+# A quote left open in .env takes in the lines after it: a value over several lines is refused.
+
+
+@pytest.mark.parametrize(
+    ("dotenv", "said"),
+    [
+        (
+            "OTHER=1\nGATEKEEPER_PASSWORD='s3cret-Qz7\nGATEKEEPER_ALLOWED_NETWORKS=10.0.0.0/8\n"
+            "GATEKEEPER_USERID_GRANT=false'\n",
+            "GATEKEEPER_PASSWORD in .env, line 2, is written over several lines (a quote left "
+            "open?), so it takes in the lines after it: write each GATEKEEPER_* value on one line.",
+        ),
+        (
+            'GATEKEEPER_PASSWORD=pw\ngatekeeper_allowed_networks="10.0.0.0/8,\n10.1.0.0/16"\n',
+            "gatekeeper_allowed_networks in .env, line 2, is written over several lines (a quote "
+            "left open?), so it takes in the lines after it: write each GATEKEEPER_* value on one "
+            "line.",
+        ),
+        (
+            "GATEKEEPER_PASSWORD=pw\nOTHER_KEY='Qz7\n\n  export GATEKEEPER_USERID_GRANT=false\n'\n",
+            "OTHER_KEY in .env, line 2, is written over several lines and takes in a GATEKEEPER_* "
+            "line after it (a quote left open?): close the quote on the line it opens.",
+        ),
+    ],
+    ids=["a secret", "any setting", "someone else's value"],
+)
+def test_a_dotenv_value_over_several_lines_that_could_hide_a_setting_is_refused(
+    tmp_path: Path, dotenv: str, said: str
+) -> None:
+    (tmp_path / ".env").write_text(dotenv)
+    with pytest.raises(ConfigurationError) as refused:
+        GatekeeperSettings()
+    assert str(refused.value) == said
+    assert "Qz7" not in everything_said(refused.value)
+
+
+def test_someone_elses_value_may_span_lines_that_hide_no_setting(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        'SERVICE_KEY="-----BEGIN KEY-----\nabc\n-----END KEY-----"\nGATEKEEPER_PASSWORD=pw\n'
+    )
+    assert GatekeeperSettings().secrets() == (["pw"], [])
+
+
+# A control character in a setting: no secret holds one, and a line break is a quote left open.
+
+CONTROL = (
+    "holds a control character (such as a line break or a tab), which no setting holds; set it "
+    "again, copied exactly"
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "character"),
+    [
+        *[("environment", c) for c in ["\n", "\r", "\r\n", "\t", "\x1b", "\x7f", "\x85"]],
+        *[("code", c) for c in ["\n", "\r", "\x00", "\t", "\x1b", "\x7f"]],
+        *[(".env", c) for c in ["\t", "\x1b", "\x7f", "\x0c"]],  # in single quotes: plain
+    ],
+)
+def test_a_secret_with_a_control_character_is_refused_wherever_it_comes_from(
+    tmp_path: Path, where: str, character: str
+) -> None:
+    password = f"s3cret{character}Qz7"
+    if where == "code":
+        with pytest.raises(ConfigurationError) as refused:
+            GatekeeperMiddleware(_app, password=password)
+        error, name = refused.value, "Gatekeeper: password="
+    elif where == "environment":
+        error, name = configuration_error(GATEKEEPER_PASSWORD=password), "GATEKEEPER_PASSWORD"
+    else:
+        (tmp_path / ".env").write_text(f"GATEKEEPER_PASSWORD='{password}'\n", newline="")
+        error, name = configuration_error(), "GATEKEEPER_PASSWORD"
+    assert str(error).endswith(f"{name} {CONTROL}")
+    assert "Qz7" not in everything_said(error)
+
+
+@pytest.mark.parametrize("field", [*SECRET_FIELDS, "username", "jwt_audience", "feide_client_id"])
+def test_no_setting_holds_a_control_character(monkeypatch: pytest.MonkeyPatch, field: str) -> None:
+    name = f"GATEKEEPER_{field.upper()}"
+    monkeypatch.setenv(name, "data\nporten-Qz7")
+    with pytest.raises(ValidationError) as refused:
+        GatekeeperSettings()
+    assert [e["msg"] for e in refused.value.errors()] == [f"Value error, {CONTROL}"]
+
+
+def test_an_escaped_line_break_in_double_quotes_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text('GATEKEEPER_PASSWORD=pw\nGATEKEEPER_USERNAME="data\\nporten"\n')
+    assert str(configuration_error()) == f"GatekeeperMiddleware: GATEKEEPER_USERNAME {CONTROL}"
+
+
+# A keyword that is not a setting would be ignored, and its default used.
+
+
+@pytest.mark.parametrize("settings_class", [GatekeeperSettings, ExplicitSettings])
+@pytest.mark.parametrize(
+    ("keywords", "said"),
+    [
+        (
+            {"userid_grnat": False},
+            "userid_grnat= is not a gatekeeper-auth setting; did you mean userid_grant=?",
+        ),
+        (
+            {"_env_fil": None},
+            "_env_fil= is not a gatekeeper-auth setting; did you mean _env_file=?",
+        ),
+        ({"zzz": 1}, "zzz= is not a gatekeeper-auth setting."),
+        (
+            {"password:Qz7": "x"},
+            "A keyword that is not a Python name is not a gatekeeper-auth setting.",
+        ),
+    ],
+)
+def test_a_keyword_that_is_not_a_setting_is_refused_with_the_closest_name(
+    settings_class: type[GatekeeperSettings], keywords: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        settings_class(**{"password": ["pw"], **keywords})
+    assert str(refused.value) == (
+        f"{said} A misspelt option would be ignored and its default used: correct or remove it."
+    )
+    assert "Qz7" not in everything_said(refused.value)
+
+
+def test_pydantic_settings_own_options_keep_working(tmp_path: Path) -> None:
+    (tmp_path / "prod.env").write_bytes("GATEKEEPER_USERNAME=dataporten-ø\n".encode("latin-1"))
+    options: dict[str, Any] = {
+        "_env_file": "prod.env",
+        "_env_file_encoding": "latin-1",
+        "_case_sensitive": False,
+    }
+    settings = GatekeeperSettings(**options)
+    assert settings.username == "dataporten-ø"
+
+
+def test_gatekeeper_keywords_are_its_signature() -> None:
+    """So no keyword reaches `ExplicitSettings` unchecked: a misspelt one is Python's TypeError."""
+    with pytest.raises(TypeError, match="userid_grnat"):
+        Gatekeeper(password="pw", userid_grnat=False)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="userid_grnat"):
+        GatekeeperMiddleware(_app, password="pw", userid_grnat=False)  # type: ignore[call-arg]
+
+
+# The same name twice in one source: which one wins would depend on the order.
+
+
+@pytest.mark.parametrize(
+    ("dotenv", "said"),
+    [
+        (
+            "GATEKEEPER_USERID_GRANT=false\nGATEKEEPER_PASSWORD=pw\nGATEKEEPER_USERID_GRANT=true\n",
+            "GATEKEEPER_USERID_GRANT (in .env, line 1) and GATEKEEPER_USERID_GRANT (in .env, "
+            "line 3)",
+        ),
+        (
+            "GATEKEEPER_PASSWORD=pw\nGATEKEEPER_USERID_GRANT=false\ngatekeeper_userid_grant=true\n",
+            "GATEKEEPER_USERID_GRANT (in .env, line 2) and gatekeeper_userid_grant (in .env, "
+            "line 3)",
+        ),
+        (
+            "GATEKEEPER_PASSWORD=Qz7-old\n# rotated\nexport Gatekeeper_Password=Qz7-new\n",
+            "GATEKEEPER_PASSWORD (in .env, line 1) and Gatekeeper_Password (in .env, line 3)",
+        ),
+    ],
+)
+def test_a_name_given_twice_in_dotenv_is_refused_naming_both_lines(
+    tmp_path: Path, dotenv: str, said: str
+) -> None:
+    (tmp_path / ".env").write_text(dotenv)
+    with pytest.raises(ConfigurationError) as refused:
+        GatekeeperSettings()
+    assert str(refused.value) == (
+        f"{said} are one name, given twice (names are read in any case): keep one of them."
+    )
+    assert "Qz7" not in everything_said(refused.value)
+
+
+def test_a_name_given_twice_in_the_environment_is_refused_naming_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_PASSWORD", "pw")
+    monkeypatch.setenv("gatekeeper_userid_grant", "true-Qz7")
+    monkeypatch.setenv("GATEKEEPER_USERID_GRANT", "false-Qz7")
+    with pytest.raises(ConfigurationError) as refused:
+        GatekeeperSettings()
+    assert str(refused.value) == (
+        "GATEKEEPER_USERID_GRANT and gatekeeper_userid_grant (in the environment) are one name, "
+        "given twice (names are read in any case): keep one of them."
+    )
+    assert "Qz7" not in everything_said(refused.value)
+
+
+@pytest.mark.parametrize("variable", ["GATEKEEPER_USERID_GRANT", "gatekeeper_userid_grant"])
+def test_the_environment_overrides_dotenv_as_pydantic_settings_documents(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "false")
+    (tmp_path / ".env").write_text("GATEKEEPER_PASSWORD=pw\nGATEKEEPER_USERID_GRANT=true\n")
+    assert GatekeeperSettings().userid_grant is False
+
+
+# A line that is not NAME=value is refused quoting nothing: its "name" may hold a secret.
+
+NOT_A_NAME = (
+    "Line 2 of .env is not NAME=value (a NAME is ASCII letters, digits and _, and does not begin "
+    "with a digit): correct the line or remove it."
+)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GATEKEEPER_PASSWORD:Qz7hunter2",
+        "GATEKEEPER_PASSWORD-Qz7hunter2",
+        "GATEKEEPER_PASSWORD.Qz7hunter2=",
+        "GATEKEEPER-USERID-GRANT=false",  # not GATEKEEPER_, so it was ignored
+        "GAT\u0415KEEPER_USERID_GRANT=false",  # a Cyrillic E
+        "GATEKEEPER_USERID_GRANT\u200b=false",  # a zero-width space
+        "SERVICE.KEY=1",
+    ],
+)
+def test_a_dotenv_line_that_is_not_name_value_is_refused_quoting_nothing(
+    tmp_path: Path, line: str
+) -> None:
+    (tmp_path / ".env").write_text(f"GATEKEEPER_PASSWORD=pw\n{line}\n")
+    with pytest.raises(ConfigurationError) as refused:
+        GatekeeperSettings()
+    assert str(refused.value) == NOT_A_NAME
+    assert "Qz7" not in everything_said(refused.value)
+
+
+@pytest.mark.parametrize("name", ["GATEKEEPER_PASSWORD:Qz7hunter2", "gatekeeper_Qz7 hunter2"])
+def test_an_environment_name_that_is_not_a_name_is_refused_quoting_nothing(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_PASSWORD", "pw")
+    monkeypatch.setenv(name, "x")
+    with pytest.raises(ConfigurationError) as refused:
+        GatekeeperSettings()
+    assert str(refused.value) == (
+        "A variable in the environment begins with GATEKEEPER_ but is not a NAME (ASCII letters, "
+        "digits and _), so it can be no setting: remove it from the environment."
+    )
+    assert "Qz7" not in everything_said(refused.value)
+    assert environment_names() == ("GATEKEEPER_PASSWORD",)  # for a warning: never quoted
+
+
+# Numbers: finite, and Feide's answers kept no longer than an hour.
+
+KEPT_BRIEFLY = (
+    "must be a finite number of seconds between 0 and 3600: a member taken out of a group in "
+    "Feide keeps access for as long as Feide's answer is kept"
+)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e12", "3600.5", "-1"])
+def test_feides_answers_are_kept_at_most_an_hour(value: str) -> None:
+    error = configuration_error(GATEKEEPER_PASSWORD="pw", GATEKEEPER_FEIDE_CACHE_SECONDS=value)
+    assert str(error) == f"GatekeeperMiddleware: GATEKEEPER_FEIDE_CACHE_SECONDS {KEPT_BRIEFLY}"
+
+
+@pytest.mark.parametrize("value", ["0", "3600"])
+def test_feides_answers_may_be_kept_from_none_to_an_hour(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_FEIDE_CACHE_SECONDS", value)
+    assert GatekeeperSettings().feide_cache_seconds == float(value)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "NaN"])
+def test_a_number_that_is_not_finite_is_refused(value: str) -> None:
+    error = configuration_error(GATEKEEPER_PASSWORD="pw", GATEKEEPER_JWT_LEEWAY=value)
+    assert str(error) == "GatekeeperMiddleware: GATEKEEPER_JWT_LEEWAY must be a finite number"
