@@ -4,7 +4,8 @@
 holds another table than the one this writes.
 
 - docs/deployment.md, `<!-- settings table -->`: every `GatekeeperSettings` field, its variable,
-  where it goes in code, its default and its description, and `GATEKEEPER_FOREIGN`.
+  its default and its description, in three tables that say where each goes in code; and
+  `GATEKEEPER_FOREIGN`.
 - docs/fastapi.md, `<!-- codes table -->`: every refusal code of `CODES`, its status and meaning.
 """
 
@@ -58,18 +59,43 @@ def default(field: str) -> str:
     return shown(GatekeeperSettings.model_fields[field].get_default(call_default_factory=True))
 
 
+#: The settings in three tables: (field prefix, caption). The caption says where they go in code.
+GROUPS = [
+    (
+        "",
+        "**The gatekeeper path**, also keywords of `GatekeeperMiddleware` and `Gatekeeper`, "
+        "named in lower case (`password=`):",
+    ),
+    ("jwt_", "**Feide JWTs**, also `FeideJWT`'s options, named without the prefix (`audience=`):"),
+    (
+        "feide_",
+        "**Feide's groups API and userinfo**, also `FeideAPI`'s options, named without the "
+        "prefix (`client_id=`):",
+    ),
+]
+
+
+def group(field: str) -> str:
+    """The prefix of a field's table: the longest that it starts with."""
+    return max((prefix for prefix, _ in GROUPS if field.startswith(prefix)), key=len)
+
+
 def settings_table() -> str:
-    rows = ["| variable | in code | default | meaning |", "| --- | --- | --- | --- |"]
-    for name, info in GatekeeperSettings.model_fields.items():
-        meaning = info.description or ""
-        rows.append(f"| `{variable(name)}` | `{keyword(name)}` | {default(name)} | {meaning} |")
-    rows.append(f"| `{FOREIGN[0]}` | | unset | {FOREIGN[1]} |")
-    return "\n".join(rows) + "\n"
+    tables = []
+    for prefix, caption in GROUPS:
+        rows = [caption, "", "| variable | default | meaning |", "| --- | --- | --- |"]
+        for name, info in GatekeeperSettings.model_fields.items():
+            if group(name) == prefix:
+                rows.append(f"| `{variable(name)}` | {default(name)} | {info.description} |")
+        if prefix == "":
+            rows.append(f"| `{FOREIGN[0]}` | unset | {FOREIGN[1]} |")
+        tables.append("\n".join(rows) + "\n")
+    return "\n".join(tables)
 
 
 def codes_table() -> str:
-    rows = ["| status | code | meaning |", "| --- | --- | --- |"]
-    rows += [f"| {status} | `{code}` | {meaning} |" for code, (status, meaning) in CODES.items()]
+    rows = ["| code | status | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{code}` | {status} | {meaning} |" for code, (status, meaning) in CODES.items()]
     return "\n".join(rows) + "\n"
 
 

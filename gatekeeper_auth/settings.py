@@ -51,11 +51,11 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 class GatekeeperSettings(BaseSettings):
     """`GatekeeperMiddleware`'s options, read from `GATEKEEPER_*` variables or `.env`.
 
-    Each field is the variable `GATEKEEPER_<FIELD>`; its description is the meaning that
-    docs/deployment.md's settings table shows (`make docs-tables` writes that table from these
-    fields, and a test compares them). Any other `GATEKEEPER_*` variable or `.env` key is refused
-    (`ConfigurationError`), unless `GATEKEEPER_FOREIGN` lists it as the service's own; so are one
-    name given twice in a source (in any case) and a keyword that is not a setting.
+    Each field is the variable `GATEKEEPER_<FIELD>`; the settings table on the Deployment page
+    lists them with their defaults and meanings, written from these fields' descriptions. Any
+    other `GATEKEEPER_*` variable or `.env` key is refused (`ConfigurationError`), unless
+    `GATEKEEPER_FOREIGN` lists it as the service's own; so are one name given twice in a source
+    (in any case) and a keyword that is not a setting.
     """
 
     model_config = SettingsConfigDict(

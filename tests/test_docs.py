@@ -81,7 +81,7 @@ def test_the_settings_table_lists_every_field_and_the_codes_table_every_code() -
     assert "| `GATEKEEPER_FOREIGN` |" in settings
     codes = TABLES["codes_table"]()
     for code, (status, meaning) in CODES.items():
-        assert f"| {status} | `{code}` | {meaning} |" in codes
+        assert f"| `{code}` | {status} | {meaning} |" in codes
 
 
 OWNERS = {"FeideJWT": FeideJWT, "FeideAPI": FeideAPI}
@@ -133,6 +133,7 @@ def test_a_status_given_beside_a_refusal_code_is_that_codes(path: Path) -> None:
     text = path.read_text()
     pairs = re.findall(r"\b([1-5]\d\d)\*{0,2}\s+`([a-z_]+)`", text)
     pairs += re.findall(r"^\| ([1-5]\d\d) \| `([a-z_]+)` \|", text, re.MULTILINE)
+    pairs += [(s, c) for c, s in re.findall(r"^\| `([a-z_]+)` \| ([1-5]\d\d) \|", text, re.M)]
     for status, code in pairs:
         if code in CODES:
             assert CODES[code][0] == int(status), f"{public_id(path)}: {status} {code}"

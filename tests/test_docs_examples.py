@@ -119,6 +119,19 @@ def test_no_raw_include_line_survives_in_the_built_site(site: Path) -> None:
         assert raw is None, f"{page.relative_to(site)} shows an include line: {raw[0]!r}"
 
 
+def test_no_built_page_speaks_of_the_projects_own_process(site: Path) -> None:
+    """The pages' own words are checked in test_docs.py; this adds what the site builds in,
+    such as the API reference's docstrings."""
+    from tests.test_docs import INTERNAL
+
+    found = [
+        f"{page.relative_to(site)}: {match[0]!r}"
+        for page in sorted(site.rglob("*.html"))
+        for match in INTERNAL.finditer(page_text(page))
+    ]
+    assert found == []
+
+
 @pytest.mark.parametrize(
     ("page", "target", "fenced"), includes(), ids=[f"{p}:{t}" for p, t, _ in includes()]
 )
