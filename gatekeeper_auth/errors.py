@@ -1,28 +1,49 @@
 """Refusals with stable codes, and the configuration error.
 
-A `Refusal` is Starlette's (and FastAPI's) `HTTPException` with a stable machine-readable `code`,
-so the framework renders it wherever it is raised, in every install shape, with no handler to
-register: FastAPI answers `{"detail": {"code": ..., "message": ...}}`, and `Refusal.send` gives
-exactly that body where this package answers by itself (the middleware, Starlette endpoints).
+A `Refusal` is Starlette's `HTTPException` (which FastAPI's derives from and renders) with a
+stable machine-readable `code`, so FastAPI renders it wherever it is raised, in every install
+shape, with no handler to register: `{"detail": {"code": ..., "message": ...}}`. `Refusal.send`
+gives exactly that body where this package answers by itself (the middleware, Starlette
+endpoints). Based on Starlette's class, not FastAPI's, so that Starlette services need no FastAPI.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from typing import Final
+from typing import Final, Literal
 
-from fastapi import HTTPException
-from starlette.exceptions import WebSocketException
+from starlette.exceptions import HTTPException, WebSocketException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 logger = logging.getLogger("gatekeeper_auth")
 
+#: Every refusal code, as a type: `Refusal("scope_mising", ...)` is an error for mypy.
+RefusalCode = Literal[
+    "gatekeeper_credentials_invalid",
+    "gatekeeper_network_not_allowed",
+    "gatekeeper_header_repeated",
+    "gatekeeper_header_missing",
+    "gatekeeper_header_invalid",
+    "authentication_required",
+    "token_invalid",
+    "keys_unavailable",
+    "user_token_not_allowed",
+    "system_token_not_allowed",
+    "userid_grant_missing",
+    "client_not_allowed",
+    "scope_missing",
+    "user_id_missing",
+    "group_missing",
+    "feide_access_denied",
+    "feide_unavailable",
+]
+
 #: Every refusal code, its HTTP status and what it means (docs/fastapi.md's table is written
 #: from this: `make docs-tables`).
-CODES: Final[dict[str, tuple[int, str]]] = {
+CODES: Final[dict[RefusalCode, tuple[int, str]]] = {
     "gatekeeper_credentials_invalid": (
         401,
         "The Authorization header is not the gatekeeper's credentials (a wrong password or "
@@ -96,10 +117,16 @@ class Refusal(HTTPException):
     `{"detail": {...}}`; `headers` carries `WWW-Authenticate` for a 401.
     """
 
-    def __init__(self, code: str, message: str, *, www_authenticate: str | None = None) -> None:
+    # Starlette types `detail` as text, FastAPI renders any JSON value: ours is an object.
+    detail: dict[str, str]  # type: ignore[assignment]
+
+    def __init__(
+        self, code: RefusalCode, message: str, *, www_authenticate: str | None = None
+    ) -> None:
         headers = {"WWW-Authenticate": www_authenticate} if www_authenticate else None
-        super().__init__(CODES[code][0], {"code": code, "message": message}, headers)
-        self.code = code
+        super().__init__(CODES[code][0], headers=headers)
+        self.detail = {"code": code, "message": message}
+        self.code: RefusalCode = code
         self.message = message
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gatekeeper_auth._platform import FEIDE_ISSUER
 from gatekeeper_auth.claims import EPPN, NIN
+from gatekeeper_auth.errors import ConfigurationError
 
 DEFAULT_AUDIENCE = "https://n.feide.no/datasources/02d0f79b-7fbc-422b-bb31-a4d22121f040"
 DEFAULT_CLIENT = "208335d4-e8c1-4910-8928-05b2e5b14127"
@@ -52,6 +53,15 @@ class FakeFeideIssuer:
         key: Any = None,
         kid: str | None = None,
     ) -> None:
+        try:  # all of the jwt extra: it signs with cryptography, serves keys with PyJWT and httpx2
+            import cryptography  # noqa: F401
+            import httpx2  # noqa: F401
+            import jwt  # noqa: F401
+        except ImportError as error:
+            raise ConfigurationError(
+                f"FakeFeideIssuer needs PyJWT with cryptography and httpx2 ({error.name} is "
+                "missing): pip install 'gatekeeper-auth[jwt]'"
+            ) from None
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime

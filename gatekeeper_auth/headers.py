@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pydantic import SecretStr
 
 from gatekeeper_auth._platform import HEADER_FIELDS
-from gatekeeper_auth.errors import Refusal
+from gatekeeper_auth.errors import Refusal, RefusalCode
 from gatekeeper_auth.identity import Identity, Kind, SecondaryId
 
 FIELDS = HEADER_FIELDS
@@ -150,7 +150,7 @@ class GatekeeperHeaders:
             "its headers with '_'.",
         )
 
-    def _refuse(self, code: str, slot: int, problem: str) -> Refusal:
+    def _refuse(self, code: RefusalCode, slot: int, problem: str) -> Refusal:
         return Refusal(code, f"{self.names[slot - 1]} {problem}.")
 
     def _id(self, value: bytes | None, slot: int) -> str:

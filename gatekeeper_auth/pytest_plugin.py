@@ -7,13 +7,16 @@ Installing gatekeeper-auth makes `gatekeeper`, `feide_issuer`, `override_caller`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from fastapi import FastAPI
 
 from gatekeeper_auth.feide_api import Group
 from gatekeeper_auth.identity import Identity
 from gatekeeper_auth.testing import FakeFeideIssuer, FakeGatekeeper, fake_caller, fake_groups
+
+if TYPE_CHECKING:  # loaded in every pytest run by entry point, Starlette services' too
+    from fastapi import FastAPI
 
 
 @pytest.fixture

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from pydantic import SecretStr
 
 from gatekeeper_auth._fake_feide_api import (
@@ -34,9 +32,13 @@ from gatekeeper_auth._fake_feide_api import (
 )
 from gatekeeper_auth._platform import basic
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
-from gatekeeper_auth.fastapi import GatekeeperGuard, GroupGuard, optional_identity, walk
 from gatekeeper_auth.feide_api import Group
 from gatekeeper_auth.identity import Identity, SecondaryId
+
+if TYPE_CHECKING:  # FastAPI is imported by `fake_caller` only: Starlette services lack it.
+    from fastapi import FastAPI
+
+    from gatekeeper_auth.fastapi import GatekeeperGuard, GroupGuard
 
 __all__ = [
     "TEST_CLIENT_ID",
@@ -215,6 +217,10 @@ def fake_groups(
     """`fake_caller`, with `groups` as the user's Feide groups: every `require_group` guard
     applies its own rule to them, with no call to Feide (a system identity is still refused).
     Build groups with `feide_group`. Returns a function that removes the overrides again."""
+    from fastapi.routing import APIRoute
+
+    from gatekeeper_auth.fastapi import GatekeeperGuard, GroupGuard, optional_identity, walk
+
     groups = tuple(groups)
     guards = [
         dep.call
@@ -263,6 +269,8 @@ def feide_group(
 def _faked(
     guard: GatekeeperGuard | GroupGuard, identity: Identity | None, groups: tuple[Group, ...]
 ) -> Callable[[], Awaitable[Identity]]:
+    from gatekeeper_auth.fastapi import GroupGuard
+
     async def faked() -> Identity:
         if isinstance(guard, GroupGuard):
             return guard.rule.decide(identity, groups)

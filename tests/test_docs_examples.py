@@ -146,8 +146,8 @@ def test_each_included_file_appears_on_its_page(
             f"{target} is not in any of the {len(blocks)} code blocks of {page}"
         )
     else:  # Markdown: each of its headings rendered on the page
-        headings = [
-            line.lstrip("#").strip().replace("`", "")  # inline code renders without backticks
+        headings = [  # as rendered: inline code without backticks, a link as its text
+            re.sub(r"\[([^\]]+)\]", r"\1", line.lstrip("#").strip().replace("`", ""))
             for line in included.splitlines()
             if line[:1] == "#"
         ]

@@ -1,11 +1,14 @@
 """A refusal is a 401/403 with its JSON body wherever the middleware sits (issue 13).
 
 Every shape a user may install the middleware in: `add_middleware`, wrapped directly, an outer
-app with mounted FastAPI or Starlette sub-apps, middleware in between, websockets. None of them
-may turn a refusal into a 500 or show it to a middleware between ours and the route.
+app with mounted FastAPI or Starlette sub-apps, middleware in between, websockets, and a
+Starlette service on an install without FastAPI. None of them may turn a refusal into a 500 or
+show it to a middleware between ours and the route.
 """
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -25,8 +28,8 @@ from gatekeeper_auth import (
     require_system,
     system_endpoint,
 )
-from gatekeeper_auth.testing import FakeGatekeeper
-from tests.helpers import assert_refused
+from gatekeeper_auth.testing import TEST_CLIENT_ID, FakeGatekeeper
+from tests.helpers import CHALLENGES, assert_refused, python_without
 
 GATEKEEPER = FakeGatekeeper()
 OPTIONS = GATEKEEPER.middleware_options()
@@ -152,3 +155,39 @@ def test_websocket_refusals_close_with_1008_in_every_install_shape(
         socket.receive_json()
     assert (refused.value.code, refused.value.reason) == (1008, "user_token_not_allowed")
     assert seen == []
+
+
+def refusal(status: int, code: str) -> dict[str, Any]:
+    """What `tests/starlette_only.py` reports for a refused request, less the message."""
+    return {
+        "status": status,
+        "content-type": "application/json",
+        "www-authenticate": CHALLENGES.get(code),
+        "body": {"detail": {"code": code}},
+    }
+
+
+def test_a_starlette_service_runs_without_fastapi() -> None:
+    script = (Path(__file__).parent / "starlette_only.py").read_text()
+    result = python_without({"fastapi"}, script)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    for name in ("anonymous", "user"):
+        message = seen[name]["body"]["detail"].pop("message")
+        assert isinstance(message, str), message
+        assert message, seen[name]
+    assert seen == {
+        "system": {
+            "status": 200,
+            "content-type": "application/json",
+            "www-authenticate": None,
+            "body": {"client": TEST_CLIENT_ID},
+        },
+        "anonymous": refusal(401, "authentication_required"),
+        "user": refusal(403, "user_token_not_allowed"),
+        "websocket system": ["accepted", {"client": TEST_CLIENT_ID}],
+        "websocket user": [1008, "user_token_not_allowed"],
+        "fastapi name": "gatekeeper_auth.require_system is for FastAPI, which is not installed: "
+        "pip install fastapi (a dependency of gatekeeper-auth that was removed)",
+        "fastapi imported": False,
+    }

@@ -34,6 +34,7 @@ NAVIGATION = [
     "Benchmarks",
     "Reference",
     "API reference",
+    "Release notes",
 ]
 
 
