@@ -219,3 +219,23 @@ def test_the_devgate_install_line_names_what_the_extra_installs() -> None:
     )
     named = {name.strip().lower() for name in line.split("#", 1)[1].split(",")}
     assert named == installed
+
+
+#: The characters a code block of the site holds on a line at 1280 px (docs/examples/ruff.toml
+#: keeps the included examples one narrower); a longer line wraps in the middle.
+CODE_COLUMNS = 77
+
+
+@pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=public_id)
+def test_hand_written_code_blocks_fit_the_sites_width(page: Path) -> None:
+    from example_app.run import walkthrough
+
+    printed = walkthrough().splitlines()  # make run prints it so: its lines are its own
+    blocks = re.findall(r"^```\w*\n(.*?)^```", page.read_text(), re.MULTILINE | re.DOTALL)
+    long = [
+        line
+        for block in blocks
+        for line in block.splitlines()
+        if len(line) > CODE_COLUMNS and line not in printed
+    ]
+    assert long == [], f"{public_id(page)}: lines wider than {CODE_COLUMNS} columns"
