@@ -2,10 +2,12 @@
 README is checked against the pages it sums up, and public pages speak of the library, never of
 the project's own process. (The examples the pages include run in test_docs_examples.py.)"""
 
+import ast
 import dataclasses
 import inspect
 import re
 import runpy
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -239,3 +241,30 @@ def test_hand_written_code_blocks_fit_the_sites_width(page: Path) -> None:
         if len(line) > CODE_COLUMNS and line not in printed
     ]
     assert long == [], f"{public_id(page)}: lines wider than {CODE_COLUMNS} columns"
+
+
+#: What an install brings, by import name: the dependencies and every extra (pyjwt is `jwt`,
+#: python-dotenv `dotenv`), and pytest for the test examples.
+INSTALLED = {"starlette", "fastapi", "pydantic", "pydantic_settings", "dotenv", "httpx2", "jwt"}
+INSTALLED |= {"uvicorn", "websockets", "gatekeeper_auth", "pytest"}
+
+
+@pytest.mark.parametrize("example", sorted((DOCS / "examples").glob("*.py")), ids=public_id)
+def test_an_example_imports_only_what_the_package_and_its_extras_install(example: Path) -> None:
+    """`import httpx` passes here, where the dev tools bring httpx, and fails after
+    `pip install 'gatekeeper-auth[client]'`, which brings httpx2 only."""
+    local = {path.stem for path in example.parent.glob("*.py")}
+    tree = ast.parse(example.read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level
+    }
+    roots = {name.split(".")[0] for name in imported}
+    assert roots - INSTALLED - local - sys.stdlib_module_names == set()
