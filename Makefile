@@ -9,7 +9,7 @@ DIST := build/dist
 
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test lint docs-build package compat compat-lowest bench soak docs clean
+.PHONY: run test lint docs-build docs-tables package compat compat-lowest bench soak docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gatekeeper-auth needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -24,10 +24,14 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict gatekeeper_auth tests/typecheck .ci/compat.py
+	$(BIN)/mypy --strict gatekeeper_auth tests/typecheck .ci/compat.py .ci/docs_tables.py
 
 docs-build: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
+
+# The settings and refusal-code tables of the docs, written from the code (a test compares them).
+docs-tables: $(STAMP)
+	$(BIN)/python .ci/docs_tables.py
 
 # The sdist and the wheel as they would be uploaded, and their metadata as PyPI checks it.
 package: $(STAMP)

@@ -41,15 +41,18 @@ RefusalCode = Literal[
     "feide_unavailable",
 ]
 
-#: Every refusal code, its HTTP status and what it means. The README's table is built from this.
+#: Every refusal code, its HTTP status and what it means (docs/fastapi.md's table is written
+#: from this: `make docs-tables`).
 CODES: Final[dict[RefusalCode, tuple[int, str]]] = {
     "gatekeeper_credentials_invalid": (
         401,
-        "The request carried an Authorization header that is not the gatekeeper's credentials.",
+        "The Authorization header is not the gatekeeper's credentials (a wrong password or "
+        "token, another scheme, or the header sent twice).",
     ),
     "gatekeeper_network_not_allowed": (
         403,
-        "Gatekeeper headers arrived from an address outside allowed_networks.",
+        "The gatekeeper's credentials (or, with allow_unverified, its headers) came from an "
+        "address outside allowed_networks.",
     ),
     "gatekeeper_header_repeated": (400, "A gatekeeper header appeared more than once."),
     "gatekeeper_header_missing": (
@@ -58,28 +61,39 @@ CODES: Final[dict[RefusalCode, tuple[int, str]]] = {
     ),
     "gatekeeper_header_invalid": (
         400,
-        "A gatekeeper header is empty where it cannot be, or holds characters it cannot hold.",
+        "A gatekeeper header cannot be read: an empty user id, bytes that are not visible "
+        "ASCII, a malformed secondary id, or a name spelled with _ for -.",
     ),
     "authentication_required": (
         401,
-        "The route needs a request forwarded by the gatekeeper with a token; this one had none.",
+        "The route needs a verified caller, and the request is anonymous (no gatekeeper "
+        "credentials, no JWT).",
     ),
-    "token_invalid": (401, "The bearer JWT failed verification."),
-    "keys_unavailable": (503, "No key to verify the JWT could be loaded from jwks_url."),
+    "token_invalid": (
+        401,
+        "The bearer JWT failed verification, or (with the JWT path alone) the Authorization "
+        "header carries no JWT.",
+    ),
+    "keys_unavailable": (503, "No key to verify the JWT could be loaded from jwks_url yet."),
     "user_token_not_allowed": (403, "The route is for system requests; this token has a user."),
     "system_token_not_allowed": (403, "The route is for users; this token has no user."),
     "userid_grant_missing": (
         403,
-        "The API lacks the userid grant (userid_grant=false), so a request without a user id "
-        "cannot be told from a system request: system routes are closed.",
+        "The API or data source lacks the userid grant (userid_grant=false), so a request "
+        "without a sign of a user cannot be told from a system request: system routes are "
+        "closed to it.",
     ),
     "client_not_allowed": (403, "The OAuth client is not on the route's allow-list."),
     "scope_missing": (403, "The token lacks a sub-scope the route needs."),
     "user_id_missing": (
         403,
-        "The route needs X-Dataporten-Userid; grant the API the userid scope.",
+        "The route needs the user id (require_user_id=True) and the request has none; grant "
+        "the API the userid scope.",
     ),
-    "group_missing": (403, "The user is not in a Feide group the route needs."),
+    "group_missing": (
+        403,
+        "The user is in none of the route's Feide groups, or lacks the affiliation there.",
+    ),
     "feide_access_denied": (
         403,
         "Feide's groups API, userinfo or token endpoint refused to answer for the caller.",

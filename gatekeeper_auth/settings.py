@@ -51,31 +51,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 class GatekeeperSettings(BaseSettings):
     """`GatekeeperMiddleware`'s options, read from `GATEKEEPER_*` variables or `.env`.
 
-    | variable | meaning |
-    | --- | --- |
-    | `GATEKEEPER_USERNAME` | Basic username the gatekeeper sends (default `dataporten`) |
-    | `GATEKEEPER_PASSWORD` | Basic password, exactly as the dashboard shows it |
-    | `GATEKEEPER_PREVIOUS_PASSWORD` | the password being rotated out, accepted too meanwhile |
-    | `GATEKEEPER_BEARER_TOKEN` | shared token for trust type `bearer`, instead of a password |
-    | `GATEKEEPER_PREVIOUS_BEARER_TOKEN` | the bearer token being rotated out |
-    | `GATEKEEPER_HEADER_PREFIX` | header prefix (default `X-Dataporten-`) |
-    | `GATEKEEPER_ALLOWED_NETWORKS` | comma-separated CIDRs the gatekeeper calls from |
-    | `GATEKEEPER_USERID_GRANT` | `true` (default): the API has the `userid` grant |
-    | `GATEKEEPER_ALLOW_UNVERIFIED` | `true` trusts headers without credentials: development only |
-    | `GATEKEEPER_JWT_AUDIENCE` | accept Feide JWTs for this data source (`FeideJWT(audience=)`) |
-    | `GATEKEEPER_JWT_ISSUER` | the JWT issuer (default Feide's, `https://auth.dataporten.no`) |
-    | `GATEKEEPER_JWT_JWKS_URL` | the key set (default Feide's, `.../openid/jwks`) |
-    | `GATEKEEPER_JWT_LEEWAY` | seconds of clock skew forgiven (default 30) |
-    | `GATEKEEPER_JWT_KEY_MAX_AGE` | seconds a key set serves before it is fetched again (900) |
-    | `GATEKEEPER_JWT_USERID_GRANT` | `true` (default): the data source gets the user id |
-    | `GATEKEEPER_FEIDE_CLIENT_ID` | your data source's client id, to ask Feide about JWT callers |
-    | `GATEKEEPER_FEIDE_CLIENT_SECRET` | that client's secret |
-    | `GATEKEEPER_FEIDE_TOKEN_URL` | Feide's token endpoint (default `.../oauth/token`) |
-    | `GATEKEEPER_FEIDE_GROUPS_URL` | Feide's groups API (default `.../groups/me/groups`) |
-    | `GATEKEEPER_FEIDE_USERINFO_URL` | Feide's extended userinfo (`.../userinfo/v1/userinfo`) |
-    | `GATEKEEPER_FEIDE_CACHE_SECONDS` | seconds Feide's answers are kept per caller (default 300) |
-
-    Any other `GATEKEEPER_*` variable or `.env` key is refused (`ConfigurationError`), unless
+    Each field is the variable `GATEKEEPER_<FIELD>`; the settings table on the Deployment page
+    lists them with their defaults and meanings, written from these fields' descriptions. Any
+    other `GATEKEEPER_*` variable or `.env` key is refused (`ConfigurationError`), unless
     `GATEKEEPER_FOREIGN` lists it as the service's own; so are one name given twice in a source
     (in any case) and a keyword that is not a setting.
     """
@@ -88,28 +66,77 @@ class GatekeeperSettings(BaseSettings):
         hide_input_in_errors=True,  # a secret must never reach an error message
     )
 
-    username: str = "dataporten"
-    password: Secrets = Field(default_factory=list)
-    previous_password: SecretStr | None = None
-    bearer_token: Secrets = Field(default_factory=list)
-    previous_bearer_token: SecretStr | None = None
-    header_prefix: str = "X-Dataporten-"
-    allowed_networks: Annotated[list[IPv4Network | IPv6Network] | None, NoDecode] = None
-    userid_grant: bool = True
-    allow_unverified: bool = False
-    jwt_audience: str | None = None
-    jwt_issuer: str = FEIDE_ISSUER
-    jwt_jwks_url: str = FEIDE_JWKS_URL
-    jwt_leeway: float = 30.0
-    jwt_key_max_age: float = 900
-    jwt_userid_grant: bool = True
+    username: str = Field(
+        default="dataporten", description="the Basic username the gatekeeper sends"
+    )
+    password: Secrets = Field(
+        default_factory=list,
+        description="the Basic password, exactly as the dashboard's API Access pane shows it: "
+        "one password, never parsed",
+    )
+    previous_password: SecretStr | None = Field(
+        default=None, description="the password being rotated out, accepted too meanwhile"
+    )
+    bearer_token: Secrets = Field(
+        default_factory=list,
+        description="trust type `bearer`: the shared token, instead of a password",
+    )
+    previous_bearer_token: SecretStr | None = Field(
+        default=None, description="the bearer token being rotated out"
+    )
+    header_prefix: str = Field(
+        default="X-Dataporten-", description="`X-FeideConnect-` for deployments from before 2016"
+    )
+    allowed_networks: Annotated[list[IPv4Network | IPv6Network] | None, NoDecode] = Field(
+        default=None,
+        description="comma-separated CIDRs the gatekeeper calls from; unset, any address (see "
+        "Running uvicorn before relying on it behind a proxy)",
+    )
+    userid_grant: bool = Field(
+        default=True,
+        description="the API has the `userid` grant; `false` closes system routes to requests "
+        "that show no user",
+    )
+    allow_unverified: bool = Field(
+        default=False,
+        description="trust the headers without credentials (still only from "
+        "`allowed_networks`): local development only",
+    )
+    jwt_audience: str | None = Field(
+        default=None,
+        description="take Feide JWTs for this data source, "
+        "`https://n.feide.no/datasources/<id>`; unset, no JWT path",
+    )
+    jwt_issuer: str = Field(default=FEIDE_ISSUER, description="the JWTs' issuer, compared exactly")
+    jwt_jwks_url: str = Field(
+        default=FEIDE_JWKS_URL,
+        description="the key set: `https`, or `http` on 127.0.0.1, ::1 or localhost only",
+    )
+    jwt_leeway: float = Field(
+        default=30.0,
+        description="seconds of clock skew forgiven on `exp`, `nbf` and `iat` (0 to 300)",
+    )
+    jwt_key_max_age: float = Field(
+        default=900, description="most seconds a fetched key set serves new tokens before a refetch"
+    )
+    jwt_userid_grant: bool = Field(
+        default=True,
+        description="the data source gets the user id; `false` closes system routes to JWTs "
+        "that show no user",
+    )
     # Feide's groups and userinfo (`feide_api()`): the client only for callers with a JWT.
-    feide_client_id: str | None = None
-    feide_client_secret: SecretStr | None = None
-    feide_token_url: str = TOKEN_URL
-    feide_groups_url: str = GROUPS_URL
-    feide_userinfo_url: str = USERINFO_URL
-    feide_cache_seconds: float = 300.0
+    feide_client_id: str | None = Field(
+        default=None, description="your data source's client id, to ask Feide about JWT callers"
+    )
+    feide_client_secret: SecretStr | None = Field(default=None, description="that client's secret")
+    feide_token_url: str = Field(
+        default=TOKEN_URL, description="where a JWT is exchanged for a Feide API token"
+    )
+    feide_groups_url: str = Field(default=GROUPS_URL, description="Feide's groups API")
+    feide_userinfo_url: str = Field(default=USERINFO_URL, description="Feide's extended userinfo")
+    feide_cache_seconds: float = Field(
+        default=300.0, description="seconds Feide's answers are kept per caller token (0 to 3600)"
+    )
 
     @field_validator("password", "bearer_token", mode="before")
     @classmethod

@@ -119,6 +119,19 @@ def test_no_raw_include_line_survives_in_the_built_site(site: Path) -> None:
         assert raw is None, f"{page.relative_to(site)} shows an include line: {raw[0]!r}"
 
 
+def test_no_built_page_speaks_of_the_projects_own_process(site: Path) -> None:
+    """The pages' own words are checked in test_docs.py; this adds what the site builds in,
+    such as the API reference's docstrings."""
+    from tests.test_docs import INTERNAL
+
+    found = [
+        f"{page.relative_to(site)}: {match[0]!r}"
+        for page in sorted(site.rglob("*.html"))
+        for match in INTERNAL.finditer(page_text(page))
+    ]
+    assert found == []
+
+
 @pytest.mark.parametrize(
     ("page", "target", "fenced"), includes(), ids=[f"{p}:{t}" for p, t, _ in includes()]
 )
@@ -133,8 +146,8 @@ def test_each_included_file_appears_on_its_page(
             f"{target} is not in any of the {len(blocks)} code blocks of {page}"
         )
     else:  # Markdown: each of its headings rendered on the page
-        headings = [
-            line.lstrip("#").strip().replace("`", "")  # inline code renders without backticks
+        headings = [  # as rendered: inline code without backticks, a link as its text
+            re.sub(r"\[([^\]]+)\]", r"\1", line.lstrip("#").strip().replace("`", ""))
             for line in included.splitlines()
             if line[:1] == "#"
         ]

@@ -4,6 +4,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -299,7 +300,7 @@ def test_client_raises_a_clear_error_for_invalid_client(gatekeeper: str) -> None
     assert "wrong-secret" not in repr(auth)
 
 
-# `make run`: the README's walk-through, run as printed.
+# `make run`: the walk-through on the Getting started page, run as printed.
 
 
 def run_walkthrough(*args: str) -> list[str]:
@@ -486,7 +487,12 @@ def test_a_service_expecting_another_issuer_refuses_the_local_feides_jwts(
     assert_refused(response, "token_invalid")
 
 
-def test_the_readme_shows_the_walkthrough_make_run_prints() -> None:
+def test_the_getting_started_page_shows_the_walkthrough_make_run_prints() -> None:
     from example_app.run import walkthrough
 
-    assert f"```sh\n{walkthrough()}```\n" in (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "index.md").read_text()
+    assert f"```sh\n{walkthrough()}```\n" in page
+    steps = re.findall(r"^# (\d+)\. ", walkthrough(), re.MULTILINE)
+    assert steps == [str(n) for n in range(1, len(steps) + 1)]
+    answered = re.findall(r"^\| (\d+) \| ", page.split("What each step shows", 1)[1], re.M)
+    assert set(answered) <= set(steps)

@@ -11,7 +11,6 @@ from pydantic import SecretStr
 
 from example_app.main import create_app
 from gatekeeper_auth import (
-    CODES,
     ConfigurationError,
     GatekeeperGuard,
     GatekeeperMiddleware,
@@ -267,15 +266,6 @@ def test_openapi_shows_the_security_scheme_and_no_gatekeeper_headers(client: Tes
         names = [p["name"].lower() for p in operation.get("parameters", [])]
         assert not [n for n in names if "dataporten" in n or n == "authorization"]
     assert "security" not in schema["paths"]["/optional"]["get"]
-
-
-def test_every_refusal_code_is_documented_in_the_readme() -> None:
-    from pathlib import Path
-
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for code, (status, _) in CODES.items():
-        assert f"`{code}`" in readme, code
-        assert f"| {status} | `{code}`" in readme, code
 
 
 # Faking the caller in tests: two documented ways.

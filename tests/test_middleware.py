@@ -538,10 +538,31 @@ def test_uvicorn_exits_with_the_message_when_the_middleware_is_misconfigured(
         timeout=30,
         check=False,
     )
-    assert result.returncode != 0
+    assert result.returncode == 3  # uvicorn's status for a failed start-up
     assert "GatekeeperMiddleware needs password=" in result.stderr
     assert "Application startup failed" in result.stderr
     assert "appears unsupported" not in result.stderr
+
+
+def test_with_workers_uvicorn_exits_0_after_the_misconfigured_workers_fail(
+    tmp_path: Path,
+) -> None:
+    """What docs/deployment.md warns of: with --workers, uvicorn's exit status hides the error
+    (the parent stops once a worker fails to start, and exits 0); only the log shows it."""
+    (tmp_path / "bad_app.py").write_text(BAD_APP)
+    command = [sys.executable, "-m", "uvicorn", "bad_app:app", "--port", "0", "--workers", "2"]
+    result = subprocess.run(  # noqa: S603
+        command,
+        cwd=tmp_path,
+        env=NO_GATEKEEPER_ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "GatekeeperMiddleware needs password=" in result.stderr
+    assert "failed to start, stopping the parent process" in result.stderr
 
 
 def test_a_test_client_raises_the_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:

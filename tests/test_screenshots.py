@@ -19,16 +19,22 @@ pytestmark = needs_chromium
 
 NAVIGATION = [
     "Getting started",
+    "Introduction",
     "Concepts",
-    "FastAPI guide",
-    "Starlette guide",
+    "Guides",
+    "FastAPI",
+    "Starlette",
     "Testing your app",
     "Calling a protected API",
+    "Feide JWT & Feide APIs",
+    "Operations",
     "Deployment",
     "Security",
+    "Development gatekeeper",
     "Benchmarks",
-    "Migrating",
+    "Reference",
     "API reference",
+    "Release notes",
 ]
 
 

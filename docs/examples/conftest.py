@@ -1,2 +1,2 @@
-"""Nothing to register: installing gatekeeper-auth provides the `gatekeeper` and
-`override_caller` fixtures through its pytest plugin."""
+"""Nothing to register: installing gatekeeper-auth provides the `gatekeeper`
+and `override_caller` fixtures through its pytest plugin."""

@@ -1,4 +1,5 @@
-"""An app factory that adds the middleware itself, configured from the environment."""
+"""An app factory that adds the middleware itself, configured from the
+environment."""
 
 from typing import Annotated
 
@@ -12,9 +13,12 @@ def create_app() -> FastAPI:
 
     @app.get("/jobs")
     async def jobs(
-        caller: Annotated[Identity, Depends(require_system(scopes={"jobs"}))],
+        caller: Annotated[
+            Identity, Depends(require_system(scopes={"jobs"}))
+        ],
     ) -> dict[str, str]:
         return {"client": caller.client_id}
 
-    app.add_middleware(GatekeeperMiddleware)  # GATEKEEPER_PASSWORD, ... from the environment
+    # GATEKEEPER_PASSWORD, ... from the environment
+    app.add_middleware(GatekeeperMiddleware)
     return app

@@ -1,4 +1,5 @@
-"""Guards in every place FastAPI takes a dependency: routes, routers, Annotated aliases."""
+"""Guards in every place FastAPI takes a dependency: routes, routers,
+Annotated aliases."""
 
 from typing import Annotated
 
@@ -16,12 +17,17 @@ from gatekeeper_auth import (
 
 # Declare each guard once; reuse it anywhere, and override it in tests.
 SystemCaller = Annotated[Identity, Depends(require_system())]
-UserCaller = Annotated[Identity, Depends(require_user(require_user_id=True))]
+UserCaller = Annotated[
+    Identity, Depends(require_user(require_user_id=True))
+]
 Admin = Annotated[Identity, Depends(require_system(scopes={"admin"}))]
 MaybeCaller = Annotated[Identity | None, Depends(optional_identity)]
 
-# Every route of this router needs a verified caller with the sub-scope "read".
-reports = APIRouter(prefix="/reports", dependencies=[Depends(require_identity(scopes={"read"}))])
+# Every route of this router needs a caller with the sub-scope "read".
+reports = APIRouter(
+    prefix="/reports",
+    dependencies=[Depends(require_identity(scopes={"read"}))],
+)
 
 
 @reports.get("/latest")
@@ -49,14 +55,22 @@ async def profile(caller: UserCaller) -> dict[str, str | None]:
 
 @app.get("/greeting")
 async def greeting(caller: MaybeCaller) -> dict[str, str]:
-    return {"hello": "stranger" if caller is None else caller.user_id or caller.client_id}
+    return {
+        "hello": "stranger"
+        if caller is None
+        else caller.user_id or caller.client_id
+    }
 
 
-@app.get("/act-for-users", dependencies=[Depends(require_user(allow_system_with_scopes={"act"}))])
+@app.get(
+    "/act-for-users",
+    dependencies=[Depends(require_user(allow_system_with_scopes={"act"}))],
+)
 async def act_for_users() -> dict[str, bool]:
     return {"ok": True}
 
 
 app.include_router(reports)
-describe_guards(app)  # each guarded operation's description says what it needs
+# Each guarded operation's description says what it needs:
+describe_guards(app)
 app.add_middleware(GatekeeperMiddleware, password="change-me")

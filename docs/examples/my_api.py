@@ -1,4 +1,5 @@
-"""The app that test_my_api.py tests: one route, system requests with the sub-scope "jobs"."""
+"""The app that test_my_api.py tests: one route, system requests with the
+sub-scope "jobs"."""
 
 from typing import Annotated
 
@@ -12,7 +13,9 @@ def build_app() -> FastAPI:
 
     @app.get("/jobs")
     async def jobs(
-        caller: Annotated[Identity, Depends(require_system(scopes={"jobs"}))],
+        caller: Annotated[
+            Identity, Depends(require_system(scopes={"jobs"}))
+        ],
     ) -> dict[str, str]:
         return {"client": caller.client_id}
 

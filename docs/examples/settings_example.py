@@ -6,7 +6,8 @@ from gatekeeper_auth import GatekeeperMiddleware, GatekeeperSettings
 
 
 def create_app() -> FastAPI:
-    # During a rotation: GATEKEEPER_PASSWORD=new-password GATEKEEPER_PREVIOUS_PASSWORD=old-password
+    # During a rotation: GATEKEEPER_PASSWORD=new-password
+    # GATEKEEPER_PREVIOUS_PASSWORD=old-password
     settings = GatekeeperSettings()
     app = FastAPI()
     app.add_middleware(GatekeeperMiddleware, settings=settings)

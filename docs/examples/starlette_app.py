@@ -1,4 +1,5 @@
-"""A Starlette service: the package's guards and Starlette's own `@requires`."""
+"""A Starlette service: the package's guards and Starlette's own
+`@requires`."""
 
 from starlette.applications import Starlette
 from starlette.authentication import requires
@@ -7,7 +8,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from gatekeeper_auth import GatekeeperMiddleware, get_identity, system_endpoint, user_endpoint
+from gatekeeper_auth import (
+    GatekeeperMiddleware,
+    get_identity,
+    system_endpoint,
+    user_endpoint,
+)
 
 
 @system_endpoint(scopes={"read"})
@@ -17,7 +23,8 @@ async def export(request: Request) -> JSONResponse:
     return JSONResponse({"client": caller.client_id})
 
 
-@requires(["user", "scope:read"])  # Starlette's own decorator: kind and "scope:<name>"
+# Starlette's own decorator: the kind, and "scope:<name>"
+@requires(["user", "scope:read"])
 async def inbox(request: Request) -> JSONResponse:
     return JSONResponse({"user": request.user.identity})
 
@@ -30,6 +37,10 @@ async def chat(websocket: WebSocket) -> None:
 
 
 app = Starlette(
-    routes=[Route("/export", export), Route("/inbox", inbox), WebSocketRoute("/chat", chat)]
+    routes=[
+        Route("/export", export),
+        Route("/inbox", inbox),
+        WebSocketRoute("/chat", chat),
+    ]
 )
 app.add_middleware(GatekeeperMiddleware, password="change-me")

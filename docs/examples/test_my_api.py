@@ -4,18 +4,28 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from my_api import build_app
 
 from gatekeeper_auth import GatekeeperMiddleware, Identity
-from gatekeeper_auth.testing import FakeGatekeeper, system_identity, user_identity
+from gatekeeper_auth.testing import (
+    FakeGatekeeper,
+    system_identity,
+    user_identity,
+)
+from my_api import build_app
 
 
-def test_real_headers_through_the_real_middleware(gatekeeper: FakeGatekeeper) -> None:
+def test_real_headers_through_the_real_middleware(
+    gatekeeper: FakeGatekeeper,
+) -> None:
     app = build_app()
-    app.add_middleware(GatekeeperMiddleware, **gatekeeper.middleware_options())
+    app.add_middleware(
+        GatekeeperMiddleware, **gatekeeper.middleware_options()
+    )
     client = TestClient(app)
 
-    allowed = client.get("/jobs", headers=gatekeeper.system(scopes=["jobs"]))
+    allowed = client.get(
+        "/jobs", headers=gatekeeper.system(scopes=["jobs"])
+    )
     assert allowed.status_code == 200
     refused = client.get("/jobs", headers=gatekeeper.user(scopes=["jobs"]))
     assert refused.status_code == 403
