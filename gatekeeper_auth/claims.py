@@ -52,8 +52,21 @@ USER_CLAIMS: Final = frozenset(
 )
 #: The context of an end user's login (OpenID Connect): present only when a user logged in, so
 #: they too make a token a user's. Their types are not ours to check.
-LOGIN_CLAIMS: Final = frozenset({"acr", "amr", "auth_time", "sid"})
+LOGIN_CLAIMS: Final = frozenset(
+    {
+        "acr",
+        "amr",
+        "auth_time",
+        "sid",
+        "nonce",  # an ID token's, from a login
+        "at_hash",
+        "c_hash",
+        "dataporten-userid_sec",  # Dataporten's and Feide Connect's ID tokens carried these
+        "connect-userid_sec",
+    }
+)
 FEIDE_CLAIM_PREFIX: Final = "https://n.feide.no/claims/"
+_FEIDE_CLAIM_PREFIXES: Final = (FEIDE_CLAIM_PREFIX, "http://n.feide.no/claims/")
 #: The claims of every token, user or system (`jti` is not Feide's but is no user claim either).
 TOKEN_CLAIMS: Final = frozenset(
     {"aud", "iss", "iat", "exp", "nbf", "client_id", "sub", "scope", "act", "jti"}
@@ -84,13 +97,16 @@ def identity_from_claims(
     client_id = _text(claims.get("client_id"), "client_id")
     sub = _text(claims.get("sub"), "sub")
     scope = "" if (given := claims.get("scope")) is None else _text(given, "scope", empty=True)
-    if "act" in claims and type(claims["act"]) is not dict:
+    act = claims.get("act")
+    if act is not None and type(act) is not dict:
         raise invalid("the token's act claim is not an object")
+    # The actor is the client: an actor that is someone else is no plain system token.
+    acted_for = act is not None and act.get("sub", client_id) != client_id
     # Most tokens carry only the claims every token has: look at the others, usually none.
     has_user_claim = False
     for name in claims:
         if name not in TOKEN_CLAIMS and (
-            name in USER_CLAIMS or name in LOGIN_CLAIMS or name.startswith(FEIDE_CLAIM_PREFIX)
+            name in USER_CLAIMS or name in LOGIN_CLAIMS or name.startswith(_FEIDE_CLAIM_PREFIXES)
         ):
             has_user_claim = True
             break
@@ -101,7 +117,7 @@ def identity_from_claims(
             for id_type, name in (("feide", EPPN), ("nin", NIN))
             if (value := claims.get(name)) is not None
         )
-    if sub != client_id or has_user_claim:
+    if sub != client_id or has_user_claim or acted_for:
         kind: Kind = "user"
     else:
         kind = "system" if userid_grant else "unknown"

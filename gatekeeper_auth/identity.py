@@ -23,6 +23,14 @@ class FrozenDict(dict[str, Any]):
 
     __slots__ = ()
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> FrozenDict:
+        frozen = super().__new__(cls)
+        dict.__init__(frozen, *args, **kwargs)  # filled once, here
+        return frozen
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Filled by `__new__`: calling `__init__` again changes nothing."""
+
     def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("a JWT's claims are read-only")
 

@@ -138,8 +138,9 @@ class KeySet:
         self._keys = keys
         self._loaded = True
         self._stale_at = now + min(self.max_age, _max_age(cache_control))
-        # The first load does not count against the refetch limit.
-        self._next_refetch = 0.0 if first else now + self.refetch_interval
+        # The first load does not count against the refetch limit; and the limit never keeps
+        # a stale set serving: once it is stale, the next token may fetch it again.
+        self._next_refetch = 0.0 if first else min(now + self.refetch_interval, self._stale_at)
         logger.info("gatekeeper_auth loaded %d JWT key(s) from %s", len(keys), self._shown_url)
         return True
 

@@ -265,12 +265,16 @@ class FeideJWT:
         callers = self._callers
         if self.max_cached == 0:
             return
-        if token not in callers:
+        if token not in callers and exp > time.time():
             while len(callers) >= self.max_cached:
                 callers.popitem(last=False)  # the oldest; expired ones go at their next lookup
         # Until exp, and never longer than a Feide JWT lives (300 s): a key Feide withdraws
         # stops vouching for tokens seen before within that time, whatever their exp says.
-        callers[token] = (caller, min(exp, time.time() + MAX_CACHED_SECONDS))
+        # A token let in within the leeway after its exp is not remembered: it would be
+        # stored expired, and could push out a valid one.
+        until = min(exp, time.time() + MAX_CACHED_SECONDS)
+        if until > time.time():
+            callers[token] = (caller, until)
 
 
 def _check_jwks_url(url: str) -> None:

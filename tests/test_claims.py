@@ -55,8 +55,17 @@ def bearer(token: str) -> dict[str, str]:
         {"email": None},
         {"address": "Gata 1"},
         {"https://n.feide.no/claims/someFutureUserClaim": "x"},
+        {"http://n.feide.no/claims/someFutureUserClaim": "x"},
+        {"nonce": "n-0S6_WzA2Mj"},
+        {"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"},
+        {"dataporten-userid_sec": ["feide:bsk@uinn.no"]},
+        {"act": {"sub": "someone-else-than-the-client"}},
     ],
-    ids=[*OIDC_STANDARD_CLAIMS, "name a number", "email null", "address a string", "feide claim"],
+    ids=[
+        *OIDC_STANDARD_CLAIMS,
+        *("name a number", "email null", "address a string", "feide claim", "feide claim, http"),
+        *("nonce", "at_hash", "dataporten-userid_sec", "act of another"),
+    ],
 )
 def test_every_claim_about_an_end_user_makes_a_token_a_users(
     jwt_client: TestClient, claim: dict[str, Any]

@@ -1,6 +1,7 @@
 """`Identity` as a route's answer: it serialises alike from both paths, with the token masked,
 through a real FastAPI app behind the real middleware."""
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -157,3 +158,21 @@ def test_forwarded_token_reaches_the_app_as_a_secret(
     body = TestClient(app).get("/", headers=gatekeeper.system(token="tok-123")).json()
     assert body["token"] == "tok-123"
     assert "tok-123" not in body["repr"]
+
+
+def test_a_jwt_callers_claims_cannot_be_changed_by_calling_init_again() -> None:
+    issuer = FakeFeideIssuer()
+    feide = FeideJWT(audience=issuer.audience, transport=issuer.transport())
+    token = issuer.mint().encode()
+
+    async def scenario() -> Any:
+        await feide.start()
+        caller = await feide.authenticate(token)
+        caller.identity.claims.__init__(sub="someone-else")
+        caller.identity.claims["act"].__init__(sub="someone-else")
+        seen = feide.seen(token)
+        return seen.identity.claims if seen is not None else None
+
+    claims = asyncio.run(scenario())
+    assert claims["sub"] == claims["client_id"]
+    assert claims["act"]["sub"] == claims["client_id"]

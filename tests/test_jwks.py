@@ -240,3 +240,25 @@ def test_a_jwks_url_query_or_fragment_never_reaches_the_log_or_the_repr(
         f"gatekeeper_auth could not load JWT keys from {alive}: ValueError: HTTP 503 "
         "(keeping the cached keys)",
     ]
+
+
+def test_the_refetch_limit_never_keeps_a_stale_key_set_serving(clock: Clock) -> None:
+    """A refetch for a new kid pushes the next allowed fetch out by refetch_interval; once the
+    set is older than key_max_age, that limit must not keep a withdrawn key verifying."""
+    issuer = FakeFeideIssuer()
+    feide = verifier(issuer, key_max_age=1, refetch_interval=5)
+    old = issuer.kid
+
+    async def scenario() -> tuple[int, str]:
+        await feide.start()
+        issuer.rotate()  # a new key: its first token refetches the set
+        await feide.authenticate(issuer.mint().encode())
+        issuer.withdraw(old)
+        clock.now += 1.3  # stale, but within refetch_interval of the last fetch
+        try:
+            await feide.authenticate(issuer.mint(kid=old).encode())
+        except Refusal as refused:
+            return refused.status_code, refused.code
+        return 200, "let in"
+
+    assert asyncio.run(scenario()) == (401, "token_invalid")

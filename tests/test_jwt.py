@@ -329,7 +329,7 @@ def test_a_full_cache_drops_its_oldest_entry_without_looking_at_the_others(
     Deadline.comparisons = 0
     for i in range(1000, 2000):
         feide._remember(b"t%d" % i, caller, soon)
-    assert Deadline.comparisons <= 2 * 1000  # the new entry's own cap, nothing more
+    assert Deadline.comparisons <= 3 * 1000  # the new entry's own cap and date, nothing more
     assert list(feide._callers)[:2] == [b"t1500", b"t1501"]
 
 
@@ -635,3 +635,20 @@ def test_the_modules_import_without_pyjwt_or_httpx2() -> None:
 )
 def test_looks_like_jwt_counts_exactly_two_dots(value: bytes, expected: bool) -> None:
     assert looks_like_jwt(value) is expected
+
+
+def test_a_token_let_in_within_the_leeway_after_its_exp_pushes_no_valid_one_out() -> None:
+    issuer = FakeFeideIssuer()
+    feide = FeideJWT(
+        audience=issuer.audience, transport=issuer.transport(), leeway=30, max_cached=1
+    )
+    late = issuer.mint(now=time.time() - 300, lifetime=295).encode()  # exp 5 s ago
+    fresh = issuer.mint().encode()
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        await feide.start()
+        await feide.authenticate(fresh)
+        let_in = (await feide.authenticate(late)).identity is not None
+        return let_in, feide.seen(late) is None, feide.seen(fresh) is not None
+
+    assert asyncio.run(scenario()) == (True, True, True)
