@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from gatekeeper_auth.devgate import DevGateConfig
 from tests.devgate_support import echo_upstream, raw_request, serve_devgate, status_of, token_for
+from tests.helpers import build_app
 from tests.servers import serve
 
 CLIENT = ("c1", "client-secret-1")
@@ -208,3 +209,47 @@ def test_proxy_authorization_and_headers_named_in_connection_pass_names_with_und
         ["proxy-authorization", "Basic cHJveHk6cGFzcw=="],
         ["x-hop", "named-in-connection"],
     ]
+
+
+# The pair: an API that allows token-less calls, the dev gatekeeper in front, and a service
+# behind it with unrecognised_authorization="anonymous".
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Basic dXNlcjpwYXNz", "Bearer ", "bearer {token}"],
+    ids=["basic", "empty bearer", "lower-case bearer"],
+)
+@pytest.mark.parametrize("choice", ["anonymous", "refuse"])
+def test_a_public_api_and_its_service_serve_the_callers_own_authorization_anonymously(
+    authorization: str, choice: str
+) -> None:
+    service = build_app(password="upstream-secret", unrecognised_authorization=choice)
+    with (
+        serve(service) as backend,
+        serve_devgate(config(backend, allow_unauthenticated=True)) as (gatekeeper, _),
+    ):
+        token = token_for(gatekeeper, CLIENT, grant_type="client_credentials")["access_token"]
+        value = authorization.format(token=token)
+        unguarded = get(gatekeeper, "/optional", value)
+        guarded = get(gatekeeper, "/system", value)
+    if choice == "refuse":  # the default: the service refuses what it does not recognise
+        assert unguarded == (401, {"code": "gatekeeper_credentials_invalid"})
+        return
+    assert unguarded == (200, None)  # no identity
+    basic = value.startswith("Basic")
+    assert guarded == (
+        401,
+        {"code": "gatekeeper_credentials_invalid" if basic else "authentication_required"},
+    )
+
+
+def get(url: str, path: str, authorization: str) -> tuple[int, Any]:
+    """Status and body (the refusal's code alone) of a raw GET: an Authorization ending in a
+    space is what a caller may send, and what an HTTP client library refuses to."""
+    lines = [f"GET {path} HTTP/1.1", "Host: gk", "Connection: close"]
+    answer = raw_request(
+        url, ("\r\n".join([*lines, f"Authorization: {authorization}"]) + "\r\n\r\n").encode()
+    )
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    return status_of(answer), {"code": body["detail"]["code"]} if isinstance(body, dict) else body
