@@ -152,7 +152,8 @@ def _frozen(value: Any) -> Any:
     """A read-only copy: objects as `FrozenDict`, arrays as tuples, all the way down. JSON
     gives exact dicts and lists; every other value is immutable, and shared as it is."""
     if type(value) is dict:
-        frozen = FrozenDict(value)
+        frozen = dict.__new__(FrozenDict)  # filled here, past FrozenDict's guards, once
+        dict.update(frozen, value)
         for name, item in value.items():
             if type(item) in _NESTED:
                 dict.__setitem__(frozen, name, _frozen(item))
