@@ -148,20 +148,27 @@ def _text(value: Any, name: str, *, empty: bool = False) -> str:
     return value
 
 
-def _frozen(value: Any) -> Any:
+def _frozen(value: Any, depth: int = 0) -> Any:
     """A read-only copy: objects as `FrozenDict`, arrays as tuples, all the way down. JSON
-    gives exact dicts and lists; every other value is immutable, and shared as it is."""
+    gives exact dicts and lists; every other value is immutable, and shared as it is. Deeper
+    than `MAX_DEPTH` is refused with `RecursionError` on every Python, whatever its stack."""
+    if depth > MAX_DEPTH:
+        raise RecursionError(f"nested deeper than {MAX_DEPTH}")
     if type(value) is dict:
         frozen = dict.__new__(FrozenDict)  # filled here, past FrozenDict's guards, once
         dict.update(frozen, value)
         for name, item in value.items():
             if type(item) in _NESTED:
-                dict.__setitem__(frozen, name, _frozen(item))
+                dict.__setitem__(frozen, name, _frozen(item, depth + 1))
         return frozen
     if type(value) is list:
-        return tuple([_frozen(item) if type(item) in _NESTED else item for item in value])
+        return tuple(
+            [_frozen(item, depth + 1) if type(item) in _NESTED else item for item in value]
+        )
     return value
 
 
+#: How deep a claim (or an answer of Feide's) may nest: far beyond any real one.
+MAX_DEPTH: Final = 64
 _NUMBERS: Final = frozenset({int, float})  # not bool, a subclass of int
 _NESTED: Final = frozenset({dict, list})

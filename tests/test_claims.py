@@ -109,3 +109,17 @@ def test_the_claims_that_become_secondary_ids_must_be_printable_strings(
     response = jwt_client.get("/any", headers=bearer(ISSUER.mint(claims=claim)))
     assert_refused(response, "token_invalid")
     assert refusal_message(response) == f"the token's {name} claim is not a printable string"
+
+
+@pytest.mark.parametrize(("depth", "status"), [(60, 200), (70, 401)])
+def test_claims_nested_deeper_than_64_are_refused_on_every_python(
+    jwt_client: TestClient, depth: int, status: int
+) -> None:
+    nested: Any = 1
+    for _ in range(depth):
+        nested = [nested]
+    response = jwt_client.get("/any", headers=bearer(ISSUER.mint(claims={"x": nested})))
+    assert response.status_code == status
+    if status == 401:
+        assert_refused(response, "token_invalid")
+        assert refusal_message(response) == "the token's claims are out of range or nested too deep"
