@@ -524,20 +524,24 @@ def test_no_401_ever_asks_the_browser_for_a_password(
     assert response.headers["www-authenticate"].startswith("Bearer ")
 
 
-def test_uvicorn_exits_with_the_message_when_the_middleware_is_misconfigured(
-    tmp_path: Path,
-) -> None:
+def uvicorn_on_bad_app(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """uvicorn serving an app whose middleware is misconfigured, until it exits by itself."""
     (tmp_path / "bad_app.py").write_text(BAD_APP)
-    command = [sys.executable, "-m", "uvicorn", "bad_app:app", "--port", "0", "--lifespan", "auto"]
-    result = subprocess.run(  # noqa: S603
-        command,
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "uvicorn", "bad_app:app", "--port", "0", *options],
         cwd=tmp_path,
         env=NO_GATEKEEPER_ENV,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
         check=False,
     )
+
+
+def test_uvicorn_exits_with_the_message_when_the_middleware_is_misconfigured(
+    tmp_path: Path,
+) -> None:
+    result = uvicorn_on_bad_app(tmp_path, "--lifespan", "auto")
     assert result.returncode == 3  # uvicorn's status for a failed start-up
     assert "GatekeeperMiddleware needs password=" in result.stderr
     assert "Application startup failed" in result.stderr
@@ -549,17 +553,7 @@ def test_with_workers_uvicorn_exits_0_after_the_misconfigured_workers_fail(
 ) -> None:
     """What docs/deployment.md warns of: with --workers, uvicorn's exit status hides the error
     (the parent stops once a worker fails to start, and exits 0); only the log shows it."""
-    (tmp_path / "bad_app.py").write_text(BAD_APP)
-    command = [sys.executable, "-m", "uvicorn", "bad_app:app", "--port", "0", "--workers", "2"]
-    result = subprocess.run(  # noqa: S603
-        command,
-        cwd=tmp_path,
-        env=NO_GATEKEEPER_ENV,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = uvicorn_on_bad_app(tmp_path, "--workers", "2")
     assert result.returncode == 0
     assert "GatekeeperMiddleware needs password=" in result.stderr
     assert "failed to start, stopping the parent process" in result.stderr
