@@ -7,7 +7,9 @@ Rows (each a median µs per token over interleaved rounds; ratios are medians of
 - `feidejwt_first_sight`: `FeideJWT.authenticate` with its cache off: every token's signature
   checked.
 - `pyjwt_decode`: `jwt.decode(token, key, algorithms=["RS256"], audience=, issuer=)` with the key
-  in hand: the JOSE library's own verify, the floor.
+  in hand: what verifying with the JOSE library costs, the reference of the first-sight target.
+- `rsa_verify`: cryptography's RSA verify of the signature alone, with the bytes decoded
+  beforehand: the floor of any RS256 verifier.
 - `pyjwkclient_decode`: the usual hand-written code: `PyJWKClient.get_signing_key_from_jwt` and
   `jwt.decode` on every request (PyJWKClient's own key cache on, as by default).
 - `feidejwt_seen_before`: `FeideJWT.seen` for a token verified before (the middleware's hot
@@ -19,6 +21,7 @@ A burst of 100 concurrent tokens signed with a newly rotated key reports its key
 
 import argparse
 import asyncio
+import base64
 import json
 import statistics
 import sys
@@ -32,6 +35,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from gatekeeper_auth.fake_feide import FakeFeideIssuer
 from gatekeeper_auth.jwt import FeideJWT
@@ -96,6 +101,13 @@ def measure(rounds: int, per_round: int) -> dict[str, list[float]]:
     def pyjwt_decode(token: bytes) -> None:
         jwt.decode(token, key, algorithms=["RS256"], audience=issuer.audience, issuer=issuer.issuer)
 
+    padding, sha256 = PKCS1v15(), SHA256()
+    signed = {token: _signed_parts(token) for token in tokens}
+
+    def rsa_verify(token: bytes) -> None:
+        signature, signing_input = signed[token]
+        key.verify(signature, signing_input, padding, sha256)
+
     def pyjwkclient_decode(token: bytes) -> None:
         signing = client.get_signing_key_from_jwt(token)
         jwt.decode(
@@ -109,6 +121,7 @@ def measure(rounds: int, per_round: int) -> dict[str, list[float]]:
     variants: dict[str, Callable[[bytes], Any]] = {
         "feidejwt_first_sight": first_sight,
         "pyjwt_decode": pyjwt_decode,
+        "rsa_verify": rsa_verify,
         "pyjwkclient_decode": pyjwkclient_decode,
         "feidejwt_seen_before": cached.seen,
     }
@@ -125,6 +138,11 @@ def measure(rounds: int, per_round: int) -> dict[str, list[float]]:
     server.server_close()
     samples.update(cache_inserts(issuer, cached, rounds, per_round))
     return samples
+
+
+def _signed_parts(token: bytes) -> tuple[bytes, bytes]:
+    signing_input, _, signature = token.rpartition(b".")
+    return base64.urlsafe_b64decode(signature + b"=" * (-len(signature) % 4)), signing_input
 
 
 def cache_inserts(
@@ -169,6 +187,7 @@ def burst_key_fetches(size: int = 100) -> int:
 
 RATIOS = {
     "first_sight_vs_pyjwt_decode": ("feidejwt_first_sight", "pyjwt_decode"),
+    "first_sight_vs_rsa_verify": ("feidejwt_first_sight", "rsa_verify"),
     "first_sight_vs_pyjwkclient_decode": ("feidejwt_first_sight", "pyjwkclient_decode"),
     "seen_before_vs_pyjwkclient_decode": ("feidejwt_seen_before", "pyjwkclient_decode"),
     "cache_insert_full_vs_insert": ("cache_insert_full", "cache_insert"),

@@ -10,6 +10,7 @@ and `userid_grant` says whether a token without one may be taken for a system to
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Final
 
 from pydantic import SecretStr
@@ -66,7 +67,7 @@ LOGIN_CLAIMS: Final = frozenset(
     }
 )
 FEIDE_CLAIM_PREFIX: Final = "https://n.feide.no/claims/"
-_FEIDE_CLAIM_PREFIXES: Final = (FEIDE_CLAIM_PREFIX, "http://n.feide.no/claims/")
+_FEIDE_PREFIXES: Final = (FEIDE_CLAIM_PREFIX, "http://n.feide.no/claims/")
 #: The claims of every token, user or system (`jti` is not Feide's but is no user claim either).
 TOKEN_CLAIMS: Final = frozenset(
     {"aud", "iss", "iat", "exp", "nbf", "client_id", "sub", "scope", "act", "jti"}
@@ -81,59 +82,98 @@ def invalid(reason: str) -> Refusal:
 
 
 def identity_from_claims(
-    claims: dict[str, Any], token: bytes, *, issuer: str, userid_grant: bool = True
+    claims: dict[str, Any],
+    token: bytes,
+    *,
+    issuer: str,
+    audience: str,
+    leeway: float,
+    userid_grant: bool = True,
 ) -> tuple[Identity, float]:
-    """The `Identity` of verified claims, and their `exp`. Checks the claims' types (PyJWT
-    checked presence and values): a string `exp` or a numeric `client_id` is refused.
+    """The `Identity` of a verified token's claims, and their `exp`, once the claims hold:
+    `iss` exactly `issuer`, `audience` the `aud` (or one of them), `exp`, `iat` and `nbf` right
+    now give or take `leeway`; `exp`, `iat`, `iss`, `aud`, `client_id` and `sub` present, and
+    every claim we read of the type it must have (a string `exp` or a numeric `client_id` is
+    refused).
 
     A token with no sign of a user is `"system"` with `userid_grant`, else `"unknown"`: without
-    the user id, a user's token can look exactly like that."""
-    if claims.get("iss") != issuer:  # PyJWT compares exactly too; kept as a guard
+    the user id, a user's token can look exactly like that. Every token seen for the first
+    time comes through here, right after its signature check: one pass over the claims."""
+    get = claims.get
+    iss = _present(get("iss"), "iss")
+    if iss != issuer:  # exactly: not a prefix, not in a list
         raise invalid("the token is from another issuer")
-    exp = _number(claims.get("exp"), "exp")
-    _number(claims.get("iat"), "iat")
-    if (nbf := claims.get("nbf")) is not None:
-        _number(nbf, "nbf")
-    client_id = _text(claims.get("client_id"), "client_id")
-    sub = _text(claims.get("sub"), "sub")
-    scope = "" if (given := claims.get("scope")) is None else _text(given, "scope", empty=True)
-    act = claims.get("act")
+    aud = _present(get("aud"), "aud")
+    if type(aud) is str:
+        if aud != audience:
+            raise invalid("the token is for another audience")
+    elif type(aud) is list and all(type(one) is str for one in aud):
+        if audience not in aud:
+            raise invalid("the token is for another audience")
+    else:
+        raise invalid("the token's aud claim is not a string or a list of strings")
+    now = time.time()
+    exp = _number(_present(get("exp"), "exp"), "exp")
+    if exp <= now - leeway:
+        raise invalid("the token has expired")
+    if _number(_present(get("iat"), "iat"), "iat") > now + leeway or (
+        "nbf" in claims and _number(claims["nbf"], "nbf") > now + leeway
+    ):
+        raise invalid("the token is not valid yet (nbf or iat is in the future)")
+    if "jti" in claims and type(claims["jti"]) is not str:
+        raise invalid("the token's jti claim is not a string")
+    client_id = _text(_present(get("client_id"), "client_id"), "client_id")
+    sub = _text(_present(get("sub"), "sub"), "sub")
+    scope = "" if (given := get("scope")) is None else _text(given, "scope", empty=True)
+    act = get("act")
     if act is not None and type(act) is not dict:
         raise invalid("the token's act claim is not an object")
-    # The actor is the client: an actor that is someone else is no plain system token.
-    acted_for = act is not None and act.get("sub", client_id) != client_id
-    # Most tokens carry only the claims every token has: look at the others, usually none.
+    # The read-only copy and the look for a user claim share one pass over the claims.
+    frozen = dict.__new__(FrozenDict)  # filled here, past FrozenDict's guards, once
+    dict.update(frozen, claims)
     has_user_claim = False
-    for name in claims:
-        if name not in TOKEN_CLAIMS and (
-            name in USER_CLAIMS or name in LOGIN_CLAIMS or name.startswith(_FEIDE_CLAIM_PREFIXES)
-        ):
-            has_user_claim = True
-            break
+    for name, value in claims.items():
+        if type(value) in _NESTED:
+            dict.__setitem__(frozen, name, _frozen(value, 1))
+        if not has_user_claim and name not in TOKEN_CLAIMS:
+            has_user_claim = (
+                name in USER_CLAIMS or name in LOGIN_CLAIMS or name.startswith(_FEIDE_PREFIXES)
+            )
+    user_id = None if sub == client_id else sub
     secondary: tuple[SecondaryId, ...] = ()
-    if has_user_claim:  # the eduPersonPrincipalName and the nin are user claims
+    acr: str | None = None
+    if has_user_claim:  # the eduPersonPrincipalName, the nin and `acr` come with a user
         secondary = tuple(
             SecondaryId(id_type, _text(value, name))
             for id_type, name in (("feide", EPPN), ("nin", NIN))
-            if (value := claims.get(name)) is not None
+            if (value := get(name)) is not None
         )
-    if sub != client_id or has_user_claim or acted_for:
+        if type(acr := get("acr")) is not str or not acr.isprintable():
+            acr = None
+    # The actor is the client: an actor that is someone else is no plain system token.
+    if user_id is not None or has_user_claim or (act and act.get("sub", client_id) != client_id):
         kind: Kind = "user"
     else:
         kind = "system" if userid_grant else "unknown"
-    identity = Identity(
-        kind=kind,
-        client_id=client_id,
-        scopes=frozenset(scope.split()),
-        gatekeeper="",
-        user_id=sub if sub != client_id else None,
-        secondary_ids=secondary,
-        acr=acr if isinstance(acr := claims.get("acr"), str) and acr.isprintable() else None,
-        token=SecretStr(token.decode("ascii")),
-        source="jwt",
-        claims=_frozen(claims),
+    identity = Identity(  # positional, in field order: the cheapest call of a dataclass
+        kind,
+        client_id,
+        frozenset(scope.split()),
+        "",
+        user_id,
+        secondary,
+        acr,
+        SecretStr(token.decode("ascii")),
+        "jwt",
+        frozen,
     )
     return identity, exp
+
+
+def _present(value: Any, name: str) -> Any:
+    if value is None:
+        raise invalid(f"the token lacks the {name} claim")
+    return value
 
 
 def _number(value: Any, name: str) -> float:

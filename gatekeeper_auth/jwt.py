@@ -4,9 +4,11 @@ The rules are Feide's ("Using JWT tokens", the "Tokens" reference): RS256 agains
 `jwks_url`, `iss` exactly Feide's, `aud` the data source, `iat`/`nbf` <= now < `exp`. The
 algorithm is fixed here, never read from the token; `jku`, `x5u` and embedded keys in the header
 are never looked at; `typ: JWT` and a missing `jti` are what Feide sends, so both are accepted.
+`_jws.py` checks the token's form and signature, `claims.py` its claims; this module holds the
+keys and the cache of verified tokens.
 
-This module imports on a plain install: PyJWT and httpx2 are imported when `FeideJWT` is built,
-and a missing one is named then.
+This module imports on a plain install: PyJWT (which reads the key set), cryptography and httpx2
+are imported when `FeideJWT` is built, and a missing one is named then.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from gatekeeper_auth._caller import Caller
-from gatekeeper_auth._jws import check_canonical, header_kid, looks_like_jwt, reason
+from gatekeeper_auth._jws import canonical_dots, header_kid, looks_like_jwt, rs256_verifier
 from gatekeeper_auth._platform import FEIDE_ISSUER, FEIDE_JWKS_URL
 from gatekeeper_auth.claims import identity_from_claims, invalid
 from gatekeeper_auth.errors import ConfigurationError, Refusal
@@ -73,7 +75,7 @@ class FeideJWT:
     ) -> None:
         try:
             import httpx2  # noqa: F401 (checked here so that a missing one is named at once)
-            import jwt
+            import jwt  # noqa: F401
             from jwt.algorithms import has_crypto
         except ImportError as error:
             raise ConfigurationError(
@@ -112,13 +114,7 @@ class FeideJWT:
             max_age=key_max_age,
             transport=transport,
         )
-        self._jwt = jwt.PyJWT()
-        self._errors = jwt.PyJWTError
-        self._options: Any = {
-            "require": ["exp", "iat", "iss", "aud", "sub", "client_id"],
-            "verify_signature": True,
-            "strict_aud": False,
-        }
+        self._verified = rs256_verifier()
         # Verified tokens -> (their caller, when to forget it). The one cache of the JWT path:
         # safe because an entry is the result of a full verification of these exact bytes and
         # goes at the token's `exp`, or 300 s after, whichever is sooner. Oldest out first when
@@ -163,8 +159,8 @@ class FeideJWT:
             raise invalid(f"the token is longer than {MAX_TOKEN_BYTES} bytes")
         if not looks_like_jwt(token):
             raise invalid("the token is not three dot-separated segments")
-        check_canonical(token)
-        kid = header_kid(token[: token.index(b".")])
+        first, second = canonical_dots(token)
+        kid = header_kid(token[:first])
         key = await self.keys.get(kid)
         if key is None:
             if not self.keys.loaded:
@@ -173,23 +169,15 @@ class FeideJWT:
                     "the keys to verify the token could not be loaded; try again shortly",
                 )
             raise invalid("the token's key id (kid) is not in the issuer's key set")
-        try:
-            claims = self._jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                options=self._options,
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-            )
-        except self._errors as error:
-            raise invalid(reason(error)) from None
-        except Exception:  # the library choked on a malformed token: still a 401
-            raise invalid("the token is malformed") from None
+        claims = self._verified(token, second, key)
         try:
             identity, exp = identity_from_claims(
-                claims, token, issuer=self.issuer, userid_grant=self.userid_grant
+                claims,
+                token,
+                issuer=self.issuer,
+                audience=self.audience,
+                leeway=self.leeway,
+                userid_grant=self.userid_grant,
             )
         except (OverflowError, RecursionError):  # a signed token with absurd numbers or nesting
             raise invalid("the token's claims are out of range or nested too deep") from None

@@ -12,6 +12,8 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA256
 
 import gatekeeper_auth.jwt as jwt_module
 from gatekeeper_auth.claims import EPPN, NIN
@@ -388,6 +390,14 @@ def swapped_payload(issuer: FakeFeideIssuer) -> str:
     return f"{header}.{b64(issuer.claims(user_id='someone-else'))}.{signature}"
 
 
+def signed_payload(issuer: FakeFeideIssuer, payload: bytes) -> str:
+    """A token whose payload segment is `payload` as it is (JSON or not), validly signed."""
+    header = b64({"alg": "RS256", "typ": "JWT", "kid": issuer.kid})
+    signing_input = f"{header}.{b64(payload)}"
+    signature = issuer.private_key.sign(signing_input.encode(), PKCS1v15(), SHA256())
+    return f"{signing_input}.{b64(signature)}"
+
+
 def re_spelled(token: str, index: int, change: Any) -> str:
     """`token` with its segment `index` changed by `change`."""
     segments = token.split(".")
@@ -410,6 +420,7 @@ def loose_tail(segment: str) -> str:
 
 
 CANONICAL = "the token is not canonical unpadded base64url"
+AUD_FORM = "the token's aud claim is not a string or a list of strings"
 NOW = time.time
 
 
@@ -433,6 +444,9 @@ STRICT: dict[str, Any] = {
     "aud a prefix of ours": lambda i: i.mint(audience=i.audience[:-1]),
     "aud a list without ours": lambda i: i.mint(claims={"aud": ["a", "b"]}),
     "aud missing": lambda i: i.mint(drop=["aud"]),
+    "aud a number": lambda i: i.mint(claims={"aud": 7}),
+    "aud a list with ours and a number": lambda i: i.mint(claims={"aud": [i.audience, 7]}),
+    "aud null": lambda i: i.mint(claims={"aud": None}),
     "exp missing": lambda i: i.mint(drop=["exp"]),
     "iat missing": lambda i: i.mint(drop=["iat"]),
     "client_id missing": lambda i: i.mint(drop=["client_id"]),
@@ -442,8 +456,18 @@ STRICT: dict[str, Any] = {
     "iat beyond the leeway": lambda i: i.mint(claims={"iat": int(NOW()) + 60}),
     "exp a string": lambda i: i.mint(claims={"exp": str(int(NOW()) + 300)}),
     "exp a boolean": lambda i: i.mint(claims={"exp": True}),
+    "exp null": lambda i: i.mint(claims={"exp": None}),
+    "exp beyond a float": lambda i: i.mint(claims={"exp": 10**400}),
     "iat a string": lambda i: i.mint(claims={"iat": str(int(NOW()))}),
     "nbf a string": lambda i: i.mint(claims={"nbf": str(int(NOW()))}),
+    "nbf null": lambda i: i.mint(claims={"nbf": None}),
+    "jti a number": lambda i: i.mint(claims={"jti": 7}),
+    "jti null": lambda i: i.mint(claims={"jti": None}),
+    "NaN in a claim": lambda i: i.mint(claims={"x": float("nan")}),
+    "Infinity in a claim": lambda i: i.mint(claims={"x": [float("inf")]}),
+    "payload not JSON": lambda i: signed_payload(i, b'{"sub": '),
+    "payload not UTF-8": lambda i: signed_payload(i, b'{"sub": "\xff"}'),
+    "payload a JSON list": lambda i: signed_payload(i, b"[1]"),
     "client_id a number": lambda i: i.mint(claims={"client_id": 42}),
     "client_id empty": lambda i: i.mint(claims={"client_id": ""}),
     "sub a list": lambda i: i.mint(claims={"sub": ["x"]}),
@@ -487,6 +511,9 @@ REASONS = {
     "aud a prefix of ours": "the token is for another audience",
     "aud a list without ours": "the token is for another audience",
     "aud missing": "the token lacks the aud claim",
+    "aud a number": AUD_FORM,
+    "aud a list with ours and a number": AUD_FORM,
+    "aud null": "the token lacks the aud claim",
     "exp missing": "the token lacks the exp claim",
     "iat missing": "the token lacks the iat claim",
     "client_id missing": "the token lacks the client_id claim",
@@ -495,9 +522,19 @@ REASONS = {
     "nbf beyond the leeway": "the token is not valid yet (nbf or iat is in the future)",
     "iat beyond the leeway": "the token is not valid yet (nbf or iat is in the future)",
     "exp a string": "the token's exp claim is not a number",
-    "exp a boolean": "the token has expired",
+    "exp a boolean": "the token's exp claim is not a number",
+    "exp null": "the token lacks the exp claim",
+    "exp beyond a float": "the token's claims are out of range or nested too deep",
     "iat a string": "the token's iat claim is not a number",
     "nbf a string": "the token's nbf claim is not a number",
+    "nbf null": "the token's nbf claim is not a number",
+    "jti a number": "the token's jti claim is not a string",
+    "jti null": "the token's jti claim is not a string",
+    "NaN in a claim": "the token's payload is not JSON",
+    "Infinity in a claim": "the token's payload is not JSON",
+    "payload not JSON": "the token's payload is not JSON",
+    "payload not UTF-8": "the token's payload is not JSON",
+    "payload a JSON list": "the token's payload is not a JSON object",
     "client_id a number": "the token's client_id claim is not a printable string",
     "client_id empty": "the token's client_id claim is not a printable string",
     "sub a list": "the token's sub claim is not a printable string",

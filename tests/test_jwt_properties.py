@@ -4,8 +4,11 @@ another exception, never a 500; and a valid token has exactly one spelling."""
 import asyncio
 import base64
 import json
+import time
 from typing import Any
 
+import jwt as pyjwt
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,6 +83,77 @@ def test_validly_signed_tokens_with_claims_of_any_type_never_raise_anything_else
 ) -> None:
     token = ISSUER.mint(claims=overrides)
     assert outcome(token.encode()) in ("ok", "token_invalid")
+
+
+def pyjwt_accepts(token: bytes) -> bool:
+    """PyJWT's own verdict on `token` with FeideJWT's rules: the oracle below."""
+    try:
+        pyjwt.decode(
+            token,
+            ISSUER.private_key.public_key(),
+            algorithms=["RS256"],
+            audience=ISSUER.audience,
+            issuer=ISSUER.issuer,
+            leeway=FEIDE.leeway,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "client_id"]},
+        )
+    except Exception:  # any refusal, and PyJWT's own crashes on odd claims
+        return False
+    return True
+
+
+def edges() -> dict[str, dict[str, Any]]:
+    """Claims a second either side of each time check (leeway 30 s), and `aud`/`iss` forms."""
+    now = int(time.time())
+    return {
+        "exp 31 s ago": {"exp": now - 31},
+        "exp 29 s ago": {"exp": now - 29},
+        "iat in 29 s": {"iat": now + 29},
+        "iat in 31 s": {"iat": now + 31},
+        "nbf in 29 s": {"nbf": now + 29},
+        "nbf in 31 s": {"nbf": now + 31},
+        "aud a list of ours": {"aud": [ISSUER.audience]},
+        "aud a list of another and ours": {"aud": ["x", ISSUER.audience]},
+        "aud an empty list": {"aud": []},
+        "aud another": {"aud": "x"},
+        "iss with a slash": {"iss": ISSUER.issuer + "/"},
+    }
+
+
+@pytest.mark.parametrize("case", list(edges()))
+def test_feidejwt_and_pyjwt_agree_at_the_edges(case: str) -> None:
+    token = ISSUER.mint(claims=edges()[case]).encode()
+    assert (outcome(token) == "ok") == pyjwt_accepts(token)
+    assert pyjwt_accepts(token) == case.endswith(("29 s ago", "in 29 s", "ours"))
+
+
+NEAR_NOW = st.integers(-400, 400).map(lambda delta: int(time.time()) + delta)
+#: For each claim, values near the edges of its checks, and any JSON value.
+NEAR_EDGES: dict[str, st.SearchStrategy[Any]] = {
+    "exp": NEAR_NOW | st.floats(),
+    "iat": NEAR_NOW | st.floats(),
+    "nbf": NEAR_NOW | st.floats(),
+    "aud": st.sampled_from([ISSUER.audience, ISSUER.audience + "x", ""])
+    | st.lists(st.sampled_from([ISSUER.audience, "x", 7]), max_size=3),
+    "iss": st.sampled_from([ISSUER.issuer, ISSUER.issuer + "/", ""]),
+    "client_id": st.text(max_size=8),
+    "sub": st.text(max_size=8),
+    "scope": st.text(max_size=8),
+    "jti": st.text(max_size=8),
+    "act": st.dictionaries(st.sampled_from(["sub", "x"]), json_values, max_size=2),
+}
+
+
+@settings(SETTINGS, max_examples=600)
+@given(st.lists(st.sampled_from(sorted(NEAR_EDGES)), max_size=3, unique=True), st.data())
+def test_a_token_feidejwt_accepts_pyjwt_accepts_too(names: list[str], data: st.DataObject) -> None:
+    """FeideJWT checks the claims itself; PyJWT, given the same rules, is the oracle: whatever
+    FeideJWT lets in, PyJWT lets in too (FeideJWT refuses more: types PyJWT does not check)."""
+    changed = {name: data.draw(NEAR_EDGES[name] | json_values, label=name) for name in names}
+    dropped = data.draw(st.lists(st.sampled_from(sorted(NEAR_EDGES)), max_size=1), label="drop")
+    token = ISSUER.mint(claims=changed, drop=dropped).encode()
+    if outcome(token) == "ok":
+        assert pyjwt_accepts(token)
 
 
 @SETTINGS
