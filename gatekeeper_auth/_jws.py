@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -40,14 +41,18 @@ def looks_like_jwt(value: bytes) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def header_kid(segment: bytes) -> str | None:
-    """The `kid` of a token's header segment, after the checks PyJWT leaves to us: a JSON
-    object, `alg` RS256, `typ` JWT if present, no `crit` or `b64` (we understand no JOSE
-    extension). Every token signed with one key has the same header segment, so the answer is
-    remembered per segment (a pure function of the bytes; a refusal is never remembered)."""
+    """The `kid` of a token's header segment: a UTF-8 JSON object of at most
+    `MAX_HEADER_BYTES`, `alg` RS256, `typ` JWT if present, no `crit` or `b64` (we understand no
+    JOSE extension), `kid` a string if present. Every token signed with one key has the same
+    header segment, so the answer is remembered per segment (a pure function of the bytes; a
+    refusal is never remembered). The header is read before any signature is checked: its size
+    bounds what parsing it can cost."""
     if not segment:
         raise invalid("the token's header is empty")
+    if len(segment) > MAX_HEADER_BYTES:
+        raise invalid(f"the token's header is longer than {MAX_HEADER_BYTES} bytes")
     try:
-        header = json.loads(_decoded(segment))
+        header = _JSON.decode(_decoded(segment).decode())
     except (ValueError, RecursionError):
         raise invalid("the token's header is not JSON") from None
     if not isinstance(header, dict):
@@ -60,7 +65,7 @@ def header_kid(segment: bytes) -> str | None:
     if "crit" in header or "b64" in header:
         raise invalid("the token's header asks for an extension (crit, b64)")
     kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
+    if "kid" in header and type(kid) is not str:
         raise invalid("the token's kid is not a string")
     return kid
 
@@ -100,9 +105,12 @@ def rs256_verifier() -> Callable[[bytes, int, Any], dict[str, Any]]:
             key.verify(_decoded(token[second + 1 :]), token[:second], padding, algorithm)
         except InvalidSignature:
             raise invalid("the token's signature does not verify") from None
-        try:  # signed by the issuer, and still parsed with care: no NaN, no depth bomb
-            payload = _PAYLOAD.decode(_decoded(token[token.index(b".") + 1 : second]).decode())
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        try:  # signed by the issuer, and still parsed with care
+            text = _decoded(token[token.index(b".") + 1 : second]).decode()
+            payload = _JSON.decode(text)
+            if _SURROGATE_ESCAPE.search(text):  # rare: only a lone one is refused
+                _JSON_TEXT.encode(payload).encode()
+        except (ValueError, RecursionError):  # UnicodeError is a ValueError
             raise invalid("the token's payload is not JSON") from None
         if type(payload) is not dict:
             raise invalid("the token's payload is not a JSON object")
@@ -120,5 +128,18 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")  # NaN, Infinity: JSON has neither
 
 
-#: A JWT's payload is UTF-8 JSON (RFC 7519 §7.2), and JSON has no NaN or Infinity.
-_PAYLOAD: Final = json.JSONDecoder(parse_constant=_no_constant)
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if value in _INFINITIES:  # 1e400: no number a claim can hold
+        raise ValueError("a number out of range")
+    return value
+
+
+#: A JOSE header and a JWT's payload are UTF-8 JSON (RFC 7515 §4, RFC 7519 §7.2): no NaN or
+#: Infinity, no number beyond a float, no lone surrogate (none of them survives a JSON answer).
+_JSON: Final = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+_JSON_TEXT: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_INFINITIES: Final = frozenset({float("inf"), float("-inf")})
+#: A Feide JWT's header is about 100 bytes; parsing one of this size costs little.
+MAX_HEADER_BYTES: Final = 4096

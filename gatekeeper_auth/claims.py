@@ -113,7 +113,8 @@ def identity_from_claims(
     else:
         raise invalid("the token's aud claim is not a string or a list of strings")
     now = time.time()
-    exp = _number(_present(get("exp"), "exp"), "exp")
+    # In whole seconds, as PyJWT reads it: a fraction never lengthens a token's life.
+    exp = float(int(_number(_present(get("exp"), "exp"), "exp")))
     if exp <= now - leeway:
         raise invalid("the token has expired")
     if _number(_present(get("iat"), "iat"), "iat") > now + leeway or (

@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import sys
 import time
@@ -390,6 +391,14 @@ def swapped_payload(issuer: FakeFeideIssuer) -> str:
     return f"{header}.{b64(issuer.claims(user_id='someone-else'))}.{signature}"
 
 
+HEADER = b'{"alg": "RS256", "typ": "JWT"}'
+
+
+def with_header(issuer: FakeFeideIssuer, header: bytes) -> str:
+    """A valid token of `issuer`'s with its header segment replaced by `header`."""
+    return b64(header) + "." + issuer.mint().split(".", 1)[1]
+
+
 def signed_payload(issuer: FakeFeideIssuer, payload: bytes) -> str:
     """A token whose payload segment is `payload` as it is (JSON or not), validly signed."""
     header = b64({"alg": "RS256", "typ": "JWT", "kid": issuer.kid})
@@ -434,6 +443,10 @@ STRICT: dict[str, Any] = {
     "empty signature": lambda i: i.mint().rsplit(".", 1)[0] + ".",
     "unknown kid": lambda i: i.mint(header={"kid": "no-such-kid"}),
     "kid not a string": lambda i: i.mint(header={"kid": 7}),
+    "kid null": lambda i: i.sign({"alg": "RS256", "typ": "JWT", "kid": None}, i.claims()),
+    "header longer than 4096 bytes": lambda i: i.mint(header={"x": "y" * 3100}),
+    "header with a UTF-8 byte order mark": lambda i: with_header(i, b"\xef\xbb\xbf" + HEADER),
+    "header with a number beyond a float": lambda i: with_header(i, HEADER[:-1] + b',"x":1e400}'),
     "typ at+jwt": lambda i: i.mint(header={"typ": "at+jwt"}),
     "crit extension": lambda i: i.mint(header={"crit": ["exp"]}),
     "iss with a suffix": lambda i: i.mint(claims={"iss": "https://auth.dataporten.no.evil"}),
@@ -464,6 +477,12 @@ STRICT: dict[str, Any] = {
     "jti a number": lambda i: i.mint(claims={"jti": 7}),
     "jti null": lambda i: i.mint(claims={"jti": None}),
     "NaN in a claim": lambda i: i.mint(claims={"x": float("nan")}),
+    "exp 29.x s ago, 30 in whole seconds": lambda i: i.mint(claims={"exp": int(NOW()) - 29.001}),
+    "a number beyond a float in a claim": lambda i: signed_payload(
+        i, json.dumps(i.claims()).encode()[:-1] + b', "x": -1e400}'
+    ),
+    "a lone surrogate in a claim": lambda i: i.mint(claims={"name": "\ud800"}),
+    "a lone surrogate in a claim name": lambda i: i.mint(claims={"\udfff": 1}),
     "Infinity in a claim": lambda i: i.mint(claims={"x": [float("inf")]}),
     "payload not JSON": lambda i: signed_payload(i, b'{"sub": '),
     "payload not UTF-8": lambda i: signed_payload(i, b'{"sub": "\xff"}'),
@@ -501,6 +520,10 @@ REASONS = {
     "empty signature": "the token's signature does not verify",
     "unknown kid": "the token's key id (kid) is not in the issuer's key set",
     "kid not a string": "the token's kid is not a string",
+    "kid null": "the token's kid is not a string",
+    "header longer than 4096 bytes": "the token's header is longer than 4096 bytes",
+    "header with a UTF-8 byte order mark": "the token's header is not JSON",
+    "header with a number beyond a float": "the token's header is not JSON",
     "typ at+jwt": "the token's typ is not JWT",
     "crit extension": "the token's header asks for an extension (crit, b64)",
     "iss with a suffix": "the token is from another issuer",
@@ -531,6 +554,10 @@ REASONS = {
     "jti a number": "the token's jti claim is not a string",
     "jti null": "the token's jti claim is not a string",
     "NaN in a claim": "the token's payload is not JSON",
+    "exp 29.x s ago, 30 in whole seconds": "the token has expired",
+    "a number beyond a float in a claim": "the token's payload is not JSON",
+    "a lone surrogate in a claim": "the token's payload is not JSON",
+    "a lone surrogate in a claim name": "the token's payload is not JSON",
     "Infinity in a claim": "the token's payload is not JSON",
     "payload not JSON": "the token's payload is not JSON",
     "payload not UTF-8": "the token's payload is not JSON",
