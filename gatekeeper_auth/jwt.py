@@ -48,7 +48,7 @@ class FeideJWT:
     - `key_max_age`: the most seconds a fetched key set serves new tokens before it is fetched
       again (900; sooner when the key set's `Cache-Control: max-age` says so).
     - `refetch_interval`: the least seconds between two key fetches (an unknown `kid`, a stale
-      key set).
+      key set); 1 at least, so that tokens with made-up `kid`s cannot make it fetch at will.
     - `fetch_timeout`: the most seconds one key fetch may take, all of it.
     - `max_cached`: how many verified tokens are remembered, each until its `exp` (300 s at
       most).
@@ -96,10 +96,15 @@ class FeideJWT:
         _check_jwks_url(jwks_url)
         if not 0 <= leeway <= 300:
             raise ConfigurationError("FeideJWT leeway= is seconds between 0 and 300 (30 is usual).")
-        if max_cached < 0 or refetch_interval < 0 or fetch_timeout <= 0 or key_max_age <= 0:
+        if not (max_cached >= 0 and fetch_timeout > 0 and key_max_age > 0):  # NaN too
             raise ConfigurationError(
-                "FeideJWT max_cached= and refetch_interval= cannot be negative, "
-                "and fetch_timeout= and key_max_age= must be positive."
+                "FeideJWT max_cached= cannot be negative, and fetch_timeout= and key_max_age= "
+                "must be positive numbers of seconds."
+            )
+        if not refetch_interval >= 1:
+            raise ConfigurationError(
+                "FeideJWT refetch_interval= is at least 1 second (5 is usual): it bounds how "
+                "often tokens with unknown key ids make this service fetch the key set again."
             )
         self.audience = audience
         self.issuer = issuer

@@ -662,6 +662,11 @@ def test_jwks_url_plain_http_elsewhere_is_refused(url: str) -> None:
         ({"audience": "a", "max_cached": -1}, "max_cached"),
         ({"audience": "a", "key_max_age": 0}, "key_max_age"),
         ({"audience": "a", "fetch_timeout": 0}, "fetch_timeout"),
+        ({"audience": "a", "fetch_timeout": float("nan")}, "fetch_timeout"),
+        ({"audience": "a", "key_max_age": float("nan")}, "key_max_age"),
+        ({"audience": "a", "refetch_interval": 0}, "refetch_interval= is at least 1 second"),
+        ({"audience": "a", "refetch_interval": 0.5}, "refetch_interval= is at least 1 second"),
+        ({"audience": "a", "refetch_interval": float("nan")}, "refetch_interval"),
     ],
 )
 def test_bad_options_are_refused_at_construction(options: dict[str, Any], match: str) -> None:
