@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, NoReturn, TypeVar, cast
 
+from gatekeeper_auth._http import TooLarge, bounded_get
 from gatekeeper_auth._memo import Memo
 from gatekeeper_auth._platform import (
     ACCESS_TOKEN_TYPE,
@@ -164,35 +165,24 @@ class FeideAPI:
     async def _fetch(
         self, identity: Identity, token: str, url: str, what: str, parse: Callable[[Any], Any]
     ) -> tuple[Any, float]:
-        import httpx2
 
         if identity.source == "jwt":
             token = await self._exchanged.get(
                 _key(self.token_url, token), lambda: self._exchange(token)
             )
         try:
-            async with (
-                asyncio.timeout(self.timeout),
-                httpx2.AsyncClient(
-                    transport=self.transport, timeout=self.timeout, follow_redirects=False
-                ) as http,
-                http.stream(
-                    "GET",
-                    url,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                ) as response,
-            ):
-                status = response.status_code
-                if status in (401, 403):
-                    _denied(what, f"HTTP {status}")
-                if status != 200:
-                    raise _Unexpected(f"HTTP {status}")
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        raise _Unexpected(f"an answer larger than {MAX_BODY_BYTES} bytes")
-            return parse(json.loads(body)), self.cache_seconds
+            answer = await bounded_get(
+                url,
+                limit=MAX_BODY_BYTES,
+                seconds=self.timeout,
+                transport=self.transport,
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            )
+            if answer.status in (401, 403):
+                _denied(what, f"HTTP {answer.status}")
+            if answer.status != 200:
+                raise _Unexpected(f"HTTP {answer.status}")
+            return parse(json.loads(answer.body)), self.cache_seconds
         except Refusal:
             raise
         except Exception as error:  # any other failure: Feide is not answering as it should
@@ -275,7 +265,7 @@ class _Unexpected(ValueError):
 def _reason(error: Exception) -> str:
     """What went wrong, for the log: the type of error and only our own phrases, never the
     text of another library's error (which could quote what Feide sent)."""
-    return str(error) if isinstance(error, _Unexpected) else type(error).__name__
+    return str(error) if isinstance(error, _Unexpected | TooLarge) else type(error).__name__
 
 
 def _key(url: str, token: str) -> bytes:

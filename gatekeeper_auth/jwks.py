@@ -30,6 +30,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from gatekeeper_auth._http import bounded_get
+
 logger = logging.getLogger("gatekeeper_auth")
 
 #: A JWKS larger than this is not Feide's: it is refused rather than parsed.
@@ -122,9 +124,12 @@ class KeySet:
         first = not self._loaded
         self.fetches += 1
         try:
-            async with asyncio.timeout(self.timeout):
-                body, cache_control = await self._download()
-            keys = parse_jwks(body)
+            answer = await bounded_get(
+                self.url, limit=MAX_JWKS_BYTES, seconds=self.timeout, transport=self.transport
+            )
+            if answer.status != 200:
+                raise ValueError(f"HTTP {answer.status}")
+            keys = parse_jwks(answer.body)
         except Exception as error:  # any failure: keep what we have, say why
             self._next_refetch = time.monotonic() + self.refetch_interval
             logger.warning(
@@ -137,31 +142,12 @@ class KeySet:
         now = time.monotonic()
         self._keys = keys
         self._loaded = True
-        self._stale_at = now + min(self.max_age, _max_age(cache_control))
+        self._stale_at = now + min(self.max_age, _max_age(answer.headers.get("cache-control", "")))
         # The first load does not count against the refetch limit; and the limit never keeps
         # a stale set serving: once it is stale, the next token may fetch it again.
         self._next_refetch = 0.0 if first else min(now + self.refetch_interval, self._stale_at)
         logger.info("gatekeeper_auth loaded %d JWT key(s) from %s", len(keys), self._shown_url)
         return True
-
-    async def _download(self) -> tuple[bytes, str]:
-        """The key set's body and its `Cache-Control` header."""
-        import httpx2
-
-        async with (
-            httpx2.AsyncClient(
-                transport=self.transport, timeout=self.timeout, follow_redirects=False
-            ) as http,
-            http.stream("GET", self.url) as response,
-        ):
-            if response.status_code != 200:
-                raise ValueError(f"HTTP {response.status_code}")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise ValueError(f"larger than {MAX_JWKS_BYTES} bytes")
-            return bytes(body), response.headers.get("cache-control", "")
 
     def _why(self, error: Exception) -> str:
         """What went wrong, without the URL's query (it may hold a key of some kind)."""

@@ -262,3 +262,42 @@ def test_the_refetch_limit_never_keeps_a_stale_key_set_serving(clock: Clock) -> 
         return 200, "let in"
 
     assert asyncio.run(scenario()) == (401, "token_invalid")
+
+
+# --- what a key set answer may be: no redirect followed, no body over 256 KiB -------------------
+
+
+def key_server(answer: httpx2.Response) -> tuple[FeideJWT, list[str]]:
+    """A FeideJWT whose key URL answers `answer`, and the URLs it asked."""
+    asked: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        asked.append(str(request.url))
+        return answer
+
+    feide = FeideJWT(audience="a", transport=httpx2.MockTransport(handler))
+    return feide, asked
+
+
+def test_a_key_set_that_redirects_is_not_followed(caplog: pytest.LogCaptureFixture) -> None:
+    feide, asked = key_server(
+        httpx2.Response(302, headers={"Location": "https://evil.example/jwks"})
+    )
+    assert asyncio.run(feide.keys.load()) is False
+    assert asked == ["https://auth.dataporten.no/openid/jwks"]
+    assert warnings_of(caplog) == [
+        "gatekeeper_auth could not load JWT keys from https://auth.dataporten.no/openid/jwks: "
+        "ValueError: HTTP 302 (no keys yet)"
+    ]
+
+
+def test_a_key_set_over_256_kib_is_refused_unread(caplog: pytest.LogCaptureFixture) -> None:
+    issuer = FakeFeideIssuer()
+    padded = {**issuer.jwks(), "padding": "x" * jwks_module.MAX_JWKS_BYTES}
+    feide, _ = key_server(httpx2.Response(200, json=padded))
+    assert asyncio.run(feide.keys.load()) is False
+    assert not feide.keys.loaded
+    assert warnings_of(caplog) == [
+        "gatekeeper_auth could not load JWT keys from https://auth.dataporten.no/openid/jwks: "
+        "TooLarge: an answer larger than 262144 bytes (no keys yet)"
+    ]
