@@ -90,8 +90,8 @@ def canonical_dots(token: bytes) -> tuple[int, int]:
     return first, second
 
 
-def rs256_verifier() -> Callable[[bytes, int, Any], dict[str, Any]]:
-    """`verified(token, second_dot, key)`: the payload of a canonical token (see
+def rs256_verifier() -> Callable[[bytes, int, int, Any], dict[str, Any]]:
+    """`verified(token, first_dot, second_dot, key)`: the payload of a canonical token (see
     `canonical_dots`) whose RS256 signature `key` verifies, as a JSON object; else
     `token_invalid`. Needs `cryptography`, imported here, when `FeideJWT` is built."""
     from cryptography.exceptions import InvalidSignature
@@ -100,13 +100,13 @@ def rs256_verifier() -> Callable[[bytes, int, Any], dict[str, Any]]:
 
     padding, algorithm = PKCS1v15(), SHA256()
 
-    def verified(token: bytes, second: int, key: Any) -> dict[str, Any]:
+    def verified(token: bytes, first: int, second: int, key: Any) -> dict[str, Any]:
         try:
             key.verify(_decoded(token[second + 1 :]), token[:second], padding, algorithm)
         except InvalidSignature:
             raise invalid("the token's signature does not verify") from None
         try:  # signed by the issuer, and still parsed with care
-            text = _decoded(token[token.index(b".") + 1 : second]).decode()
+            text = _decoded(token[first + 1 : second]).decode()
             payload = _JSON.decode(text)
             if _SURROGATE_ESCAPE.search(text):  # rare: only a lone one is refused
                 _JSON_TEXT.encode(payload).encode()

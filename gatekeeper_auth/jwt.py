@@ -174,7 +174,7 @@ class FeideJWT:
                     "the keys to verify the token could not be loaded; try again shortly",
                 )
             raise invalid("the token's key id (kid) is not in the issuer's key set")
-        claims = self._verified(token, second, key)
+        claims = self._verified(token, first, second, key)
         try:
             identity, exp = identity_from_claims(
                 claims,
@@ -255,19 +255,19 @@ class FeideJWT:
         )
 
     def _remember(self, token: bytes, caller: Caller, exp: float) -> None:
-        callers = self._callers
-        if self.max_cached == 0:
-            return
-        if token not in callers and exp > time.time():
-            while len(callers) >= self.max_cached:
-                callers.popitem(last=False)  # the oldest; expired ones go at their next lookup
         # Until exp, and never longer than a Feide JWT lives (300 s): a key Feide withdraws
         # stops vouching for tokens seen before within that time, whatever their exp says.
         # A token let in within the leeway after its exp is not remembered: it would be
         # stored expired, and could push out a valid one.
-        until = min(exp, time.time() + MAX_CACHED_SECONDS)
-        if until > time.time():
-            callers[token] = (caller, until)
+        now = time.time()
+        until = min(exp, now + MAX_CACHED_SECONDS)
+        if self.max_cached == 0 or until <= now:
+            return
+        callers = self._callers
+        if token not in callers:
+            while len(callers) >= self.max_cached:
+                callers.popitem(last=False)  # the oldest; expired ones go at their next lookup
+        callers[token] = (caller, until)
 
 
 def _check_jwks_url(url: str) -> None:
