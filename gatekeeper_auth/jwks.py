@@ -142,10 +142,13 @@ class KeySet:
         now = time.monotonic()
         self._keys = keys
         self._loaded = True
-        self._stale_at = now + min(self.max_age, _max_age(answer.headers.get("cache-control", "")))
-        # The first load does not count against the refetch limit; and the limit never keeps
-        # a stale set serving: once it is stale, the next token may fetch it again.
-        self._next_refetch = 0.0 if first else min(now + self.refetch_interval, self._stale_at)
+        # Fresh for key_max_age, or the key set's own max-age if sooner, but never less than
+        # refetch_interval: a max-age of 0 must not make every token wait for a fetch. So a
+        # stale set is always one the refetch limit allows fetching again.
+        max_age = min(self.max_age, _max_age(answer.headers.get("cache-control", "")))
+        self._stale_at = now + max(max_age, self.refetch_interval)
+        # The first load does not count against the refetch limit.
+        self._next_refetch = 0.0 if first else now + self.refetch_interval
         logger.info("gatekeeper_auth loaded %d JWT key(s) from %s", len(keys), self._shown_url)
         return True
 
@@ -193,6 +196,8 @@ def parse_jwks(body: bytes) -> dict[str | None, Any]:
         kid = entry.get("kid")
         if kid is not None and not isinstance(kid, str):
             continue
+        if kid in keys:  # which of the two would Feide sign with? Neither is trusted.
+            raise ValueError("the JWKS holds two signing keys with the same kid")
         try:
             key = PyJWK(entry, algorithm="RS256").key
         except (PyJWKError, InvalidKeyError, ValueError, TypeError):

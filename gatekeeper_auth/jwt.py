@@ -101,10 +101,11 @@ class FeideJWT:
                 "FeideJWT max_cached= cannot be negative, and fetch_timeout= and key_max_age= "
                 "must be positive numbers of seconds."
             )
-        if not refetch_interval >= 1:
+        if not 1 <= refetch_interval <= key_max_age:
             raise ConfigurationError(
-                "FeideJWT refetch_interval= is at least 1 second (5 is usual): it bounds how "
-                "often tokens with unknown key ids make this service fetch the key set again."
+                "FeideJWT refetch_interval= is at least 1 second (5 is usual) and at most "
+                "key_max_age=: it bounds how often tokens with unknown key ids, or a key set "
+                "that says max-age=0, make this service fetch the key set again."
             )
         self.audience = audience
         self.issuer = issuer

@@ -111,6 +111,25 @@ def test_the_key_set_serves_key_max_age_or_its_cache_control_max_age_if_sooner(
     assert asyncio.run(fetches_at(life - 1, life + 1)) == [1, 2]
 
 
+def test_a_key_set_that_says_max_age_0_is_fetched_at_most_once_per_refetch_interval(
+    clock: Clock,
+) -> None:
+    issuer = FakeFeideIssuer()
+    issuer.cache_control = "max-age=0"
+    feide = verifier(issuer, refetch_interval=5)
+
+    async def fetches_at(*ages: float) -> list[int]:
+        await feide.start()
+        start, counts = clock.now, []
+        for age in ages:
+            clock.now = start + age
+            await feide.authenticate(issuer.mint(scope=f"at-{age}").encode())
+            counts.append(feide.keys.fetches)
+        return counts
+
+    assert asyncio.run(fetches_at(0, 1, 4.9, 5.1, 6, 9.9)) == [1, 1, 1, 2, 2, 2]
+
+
 def test_a_burst_of_tokens_after_the_key_set_went_stale_costs_one_fetch(clock: Clock) -> None:
     issuer = FakeFeideIssuer()
     feide = verifier(issuer)
@@ -246,7 +265,8 @@ def test_the_refetch_limit_never_keeps_a_stale_key_set_serving(clock: Clock) -> 
     """A refetch for a new kid pushes the next allowed fetch out by refetch_interval; once the
     set is older than key_max_age, that limit must not keep a withdrawn key verifying."""
     issuer = FakeFeideIssuer()
-    feide = verifier(issuer, key_max_age=1, refetch_interval=5)
+    issuer.cache_control = "max-age=1"  # the key set's own word: stale after 1 s
+    feide = verifier(issuer, refetch_interval=5)
     old = issuer.kid
 
     async def scenario() -> tuple[int, str]:
@@ -254,7 +274,7 @@ def test_the_refetch_limit_never_keeps_a_stale_key_set_serving(clock: Clock) -> 
         issuer.rotate()  # a new key: its first token refetches the set
         await feide.authenticate(issuer.mint().encode())
         issuer.withdraw(old)
-        clock.now += 1.3  # stale, but within refetch_interval of the last fetch
+        clock.now += 5.3  # stale since 1 s, and refetch_interval allows a fetch again
         try:
             await feide.authenticate(issuer.mint(kid=old).encode())
         except Refusal as refused:
@@ -300,4 +320,17 @@ def test_a_key_set_over_256_kib_is_refused_unread(caplog: pytest.LogCaptureFixtu
     assert warnings_of(caplog) == [
         "gatekeeper_auth could not load JWT keys from https://auth.dataporten.no/openid/jwks: "
         "TooLarge: an answer larger than 262144 bytes (no keys yet)"
+    ]
+
+
+def test_a_key_set_with_two_keys_under_one_kid_is_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    issuer, other = FakeFeideIssuer(), FakeFeideIssuer()
+    twin = {**other.jwks()["keys"][0], "kid": issuer.kid}  # another key under issuer's kid
+    feide, _ = key_server(httpx2.Response(200, json={"keys": [*issuer.jwks()["keys"], twin]}))
+    assert asyncio.run(feide.keys.load()) is False
+    assert warnings_of(caplog) == [
+        "gatekeeper_auth could not load JWT keys from https://auth.dataporten.no/openid/jwks: "
+        "ValueError: the JWKS holds two signing keys with the same kid (no keys yet)"
     ]

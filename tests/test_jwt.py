@@ -667,6 +667,7 @@ def test_jwks_url_plain_http_elsewhere_is_refused(url: str) -> None:
         ({"audience": "a", "refetch_interval": 0}, "refetch_interval= is at least 1 second"),
         ({"audience": "a", "refetch_interval": 0.5}, "refetch_interval= is at least 1 second"),
         ({"audience": "a", "refetch_interval": float("nan")}, "refetch_interval"),
+        ({"audience": "a", "key_max_age": 10, "refetch_interval": 11}, "at most key_max_age="),
     ],
 )
 def test_bad_options_are_refused_at_construction(options: dict[str, Any], match: str) -> None:
