@@ -137,6 +137,8 @@ def _guard(
     def decorate(endpoint: Callable[P, R]) -> Callable[P, R]:
         connection = _connection_finder(endpoint)
 
+        is_async = inspect.iscoroutinefunction(endpoint)  # once, not per request
+
         def refused(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             """None when the caller may in; else what the endpoint answers instead."""
             try:
@@ -153,18 +155,15 @@ def _guard(
                 return refusal.response()
             return None
 
-        if asks or inspect.iscoroutinefunction(endpoint):
+        if asks or is_async:
 
             @functools.wraps(endpoint)
             async def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
-                if asks:
-                    answer = await refused_after_asking(args, kwargs)
-                else:
-                    answer = refused(args, kwargs)
+                answer = await refused_after_asking(args, kwargs) if asks else refused(args, kwargs)
                 if answer is not None:
                     return answer
-                if inspect.iscoroutinefunction(endpoint):
-                    return await endpoint(*args, **kwargs)
+                if is_async:
+                    return await cast(Awaitable[Any], endpoint(*args, **kwargs))
                 return await run_in_threadpool(endpoint, *args, **kwargs)
 
             return cast(Callable[P, R], guarded)
