@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
-from gatekeeper_auth._platform import TOKEN_URL
+from gatekeeper_auth._platform import TOKEN_URL, gatekeeper_scope
 from gatekeeper_auth.feide_api import FeideAPI
 from gatekeeper_auth.group_rule import GroupRule
 from gatekeeper_auth.identity import Identity
@@ -153,7 +153,7 @@ def describe_guards(
     guarded: dict[tuple[str, str], list[str]] = {}
     every_scope: dict[str, str] = {}
     if api is not None:
-        every_scope[f"gk_{api}"] = f"the basic scope of the API {api}"
+        every_scope[gatekeeper_scope(api)] = f"the basic scope of the API {api}"
     for route in app.routes:
         if not isinstance(route, APIRoute):
             continue
@@ -167,14 +167,14 @@ def describe_guards(
         rules = [rule.describe(show_clients=show_clients) for rule in guards]
         needed = []
         if api is not None:
-            needed = [f"gk_{api}"]
+            needed = [gatekeeper_scope(api)]
             rules_ = [rule for rule in guards if isinstance(rule, Rule)]
             for name in sorted({s for rule in rules_ for s in rule.scopes}):
-                every_scope[f"gk_{api}_{name}"] = f"the sub-scope {name}"
-                needed.append(f"gk_{api}_{name}")
+                every_scope[gatekeeper_scope(api, name)] = f"the sub-scope {name}"
+                needed.append(gatekeeper_scope(api, name))
             for rule in rules_:
                 for name in sorted(rule.allow_system_with_scopes or ()):
-                    every_scope.setdefault(f"gk_{api}_{name}", f"the sub-scope {name}")
+                    every_scope.setdefault(gatekeeper_scope(api, name), f"the sub-scope {name}")
         for method in route.methods or ():
             guarded[(route.path_format, method.lower())] = needed
         line = "**Dataporten Gatekeeper:** " + " and ".join(dict.fromkeys(rules))

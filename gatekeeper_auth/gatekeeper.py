@@ -201,10 +201,8 @@ class Gatekeeper:
         failed login when the trust type is basic, so that guessing the password on preflights
         is not a silent oracle. (With trust type bearer a caller's own Bearer token on a
         preflight is normal, and is not counted.)"""
-        credentials = self.credentials
-        basic = credentials is not None and credentials.trust == "basic"
-        if basic and credentials is not None and credentials.same_scheme(authorization):
-            self._failures.note(authorization)
+        if self.credentials is not None and self.credentials.trust == "basic":
+            self.failed(authorization, any_scheme=False)
 
     def _read(self, scope: Scope, key: Key, problem: Refusal | None) -> Caller:
         self.headers.check_types(key)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from pydantic import SecretStr
 
-from gatekeeper_auth._platform import HEADER_FIELDS
+from gatekeeper_auth._platform import HEADER_FIELDS, header_names
 from gatekeeper_auth.errors import Refusal, RefusalCode
 from gatekeeper_auth.identity import Identity, Kind, SecondaryId
 
@@ -45,7 +45,7 @@ class GatekeeperHeaders:
         if not prefix or not prefix.isascii() or " " in prefix or "_" in prefix:
             raise ValueError(f"header prefix {prefix!r} is not a valid header name prefix")
         #: The header names as a human reads them, for messages.
-        self.names = tuple(prefix + field for field in FIELDS)
+        self.names = header_names(prefix)
         self._known = {b"authorization": _AUTH} | {
             name.lower().encode(): slot for slot, name in enumerate(self.names, start=1)
         }

@@ -32,7 +32,7 @@ class FrozenDict(dict[str, Any]):
         """Filled by `__new__`: calling `__init__` again changes nothing."""
 
     def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("a JWT's claims are read-only")
+        raise TypeError("read-only: a JWT's claims and Feide's answers cannot be changed")
 
     __setitem__ = __delitem__ = __ior__ = _read_only
     clear = pop = popitem = setdefault = update = _read_only
