@@ -24,13 +24,29 @@ Response = Any  # an httpx2.Response or an httpx.Response
 
 
 class TokenError(Exception):
-    """The token endpoint refused, failed or answered something that is not a token."""
+    """The token endpoint refused, failed or answered something that is not a token.
 
-    def __init__(self, error: str, description: str, status_code: int | None = None) -> None:
-        super().__init__(f"token endpoint: {error}: {description}")
+    A `description` the endpoint wrote (`from_endpoint`) is kept in `.description` but left
+    out of the message: it can quote what was sent, such as the subject token."""
+
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status_code: int | None = None,
+        *,
+        from_endpoint: bool = False,
+    ) -> None:
+        message = f"token endpoint: {error}"
+        if status_code is not None:
+            message += f" (HTTP {status_code})"
+        if description and not from_endpoint:
+            message += f": {description}"
+        super().__init__(message)
         self.error = error
         self.description = description
         self.status_code = status_code
+        self.from_endpoint = from_endpoint
 
 
 def redirect_refused(status: str | int) -> TokenError:
@@ -66,7 +82,7 @@ def token_from(response: Response, *, jwt: bool = False) -> tuple[str, float]:
     ever quoted.
     """
     if response.status_code != 200:
-        raise TokenError(*error_of(response), response.status_code)
+        raise TokenError(*error_of(response), response.status_code, from_endpoint=True)
     try:
         body = response.json()
         token = body["access_token"]

@@ -143,7 +143,12 @@ class _Refresh:
         anew in each waiter (one exception object is not raised in many threads)."""
         outcome = self.outcome
         if isinstance(outcome, TokenError):
-            raise TokenError(outcome.error, outcome.description, outcome.status_code)
+            raise TokenError(
+                outcome.error,
+                outcome.description,
+                outcome.status_code,
+                from_endpoint=outcome.from_endpoint,
+            )
         return outcome
 
 
@@ -381,6 +386,11 @@ class TokenExchangeAuth(_CachedTokenAuth):
             client_id = client_id or subject.client_id
             client_secret = client_secret or subject._secret
             token_url = token_url or subject.token_url
+        if not client_id or not client_secret:
+            raise ValueError(
+                "TokenExchangeAuth needs client_id= and client_secret= (your client's, from the "
+                "customer portal) when subject is a token: the exchange must be authenticated"
+            )
         self.client_id = client_id
         self._secret = client_secret
         self.token_url = checked_token_url(token_url or DATAPORTEN_TOKEN_URL)
@@ -405,9 +415,7 @@ class TokenExchangeAuth(_CachedTokenAuth):
         }
         if self.scope is not None:
             form["scope"] = self.scope
-        basic = None
-        if self.client_id is not None and self._secret is not None:
-            basic = (self.client_id, self._secret)
+        basic = (self.client_id, self._secret)
         response = yield from self._post(request, self.token_url, form, basic)
         if isinstance(subject, ClientCredentialsAuth) and error_of(response)[0] == "invalid_grant":
             # The subject token was revoked or forgotten (a restart of the issuer): fetch a new

@@ -341,6 +341,19 @@ def test_an_error_answer_is_quoted_only_when_printable(
     assert PIECE not in formatted(raised.value)
 
 
+def test_the_endpoints_description_stays_out_of_the_message(endpoint: Endpoint) -> None:
+    """A printable description can still quote what was sent, such as the subject token."""
+    quoted = f"subject_token {PIECE} is not valid"
+    endpoint.answer = lambda form: JSONResponse(
+        {"error": "invalid_grant", "error_description": quoted}, 400
+    )
+    with pytest.raises(TokenError) as raised:
+        get("httpx2", "sync", exchange(endpoint), endpoint.api_url)
+    assert raised.value.description == quoted
+    assert str(raised.value) == "token endpoint: invalid_grant (HTTP 400)"
+    assert PIECE not in formatted(raised.value)
+
+
 # expires_in: a finite number of seconds, 0 or more, at most the platform's longest token life.
 
 

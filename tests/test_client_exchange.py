@@ -190,6 +190,16 @@ def test_audience_is_required() -> None:
         TokenExchangeAuth("token", audience="")
 
 
+@pytest.mark.parametrize(
+    "credentials",
+    [{}, {"client_id": "c"}, {"client_secret": "s"}, {"client_id": "", "client_secret": "s"}],
+)
+def test_a_token_subject_needs_client_credentials(credentials: dict[str, str]) -> None:
+    """Sent without them, the exchange would go out unauthenticated."""
+    with pytest.raises(ValueError, match="client_id= and client_secret="):
+        TokenExchangeAuth("token", audience="a", **credentials)
+
+
 def test_a_revoked_subject_token_is_fetched_anew_and_the_exchange_tried_once_more(
     issuer: FakeFeideIssuer, servers: tuple[Feide, str, str]
 ) -> None:
