@@ -223,6 +223,13 @@ class FeideAPI:
             token, lifetime = token_from(response)
         except TokenError as error:  # its error code is Feide's, its description is not logged
             why = f"{error.error!r} (HTTP {error.status_code})"
+            if error.error == "invalid_client":  # our own credentials, not the caller's token
+                _unavailable(
+                    "token endpoint",
+                    f"{why}: it refused this data source's own client id and secret; check "
+                    "client_id= and client_secret= (GATEKEEPER_FEIDE_CLIENT_ID and "
+                    "GATEKEEPER_FEIDE_CLIENT_SECRET)",
+                )
             if error.status_code in (400, 401, 403):
                 _denied("token endpoint", why)
             _unavailable("token endpoint", why)

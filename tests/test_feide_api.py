@@ -363,7 +363,7 @@ def test_feide_refusing_the_token_is_403_feide_access_denied(code: int) -> None:
 
 
 TOKEN_ENDPOINT_ANSWERS = {
-    "invalid_client": (status(401, {"error": "invalid_client"}), "feide_access_denied"),
+    "invalid_client": (status(401, {"error": "invalid_client"}), "feide_unavailable"),
     "invalid_grant": (status(400, {"error": "invalid_grant"}), "feide_access_denied"),
     "forbidden": (status(403, {"error": "access_denied"}), "feide_access_denied"),
     "500": (status(500, {"error": "server_error"}), "feide_unavailable"),
@@ -387,6 +387,16 @@ def test_the_token_endpoint_refusing_or_failing(
     feide = FeideAPI(client_id="ds", client_secret="secret", transport=recorder.transport())
     assert_refusal(refusal_of(feide.groups(jwt_caller(issuer))), code)
     assert [str(r.url) for r in recorder.requests] == [TOKEN_URL]  # never the groups API
+
+
+def test_our_own_client_refused_is_503_and_the_log_says_which_settings_to_check(
+    issuer: FakeFeideIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = status(401, {"error": "invalid_client"})
+    feide = FeideAPI(client_id="ds", client_secret="wrong", transport=Recorder(answer).transport())
+    assert_refusal(refusal_of(feide.groups(jwt_caller(issuer))), "feide_unavailable")
+    assert "check client_id= and client_secret= (GATEKEEPER_FEIDE_CLIENT_ID" in caplog.text
+    assert "wrong" not in caplog.text
 
 
 def test_a_failure_is_not_kept(fake: FakeFeideAPI) -> None:
@@ -656,7 +666,7 @@ def test_no_token_or_secret_reaches_a_log_line_a_repr_or_an_error(
     issued = [token for token in fake._tokens if token != subtoken]
 
     text = caplog.text + "\n".join(said)
-    assert "Feide's token endpoint refused" in caplog.text  # the failures were logged
+    assert "Feide's token endpoint failed" in caplog.text  # the failures were logged
     assert "Feide's userinfo refused" in caplog.text
     for secret in [
         subtoken,
