@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gatekeeper_auth._platform import (
     ACCESS_TOKEN_TYPE,
-    FEIDE_ISSUER,
+    FEIDE_API_AUDIENCE,
     GROUPS_URL,
     JWT_TOKEN_TYPE,
     TOKEN_EXCHANGE,
@@ -126,7 +126,7 @@ class FakeFeideAPI:
             "grant_type": TOKEN_EXCHANGE,
             "subject_token_type": JWT_TOKEN_TYPE,
             "requested_token_type": ACCESS_TOKEN_TYPE,
-            "audience": FEIDE_ISSUER,
+            "audience": FEIDE_API_AUDIENCE,
             "scope": "",
         }
         if {name: form.get(name) for name in expected} != expected:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterable, Iterator, Mapping
@@ -171,6 +172,8 @@ class _CachedTokenAuth(httpx2.Auth, _HttpxAuth):
     def __init__(self, *, refresh_margin: float, attempts: int) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        if not 0 <= refresh_margin < math.inf:  # NaN too: it would fetch on every call
+            raise ValueError("refresh_margin must be a finite number of seconds, 0 or more")
         self.refresh_margin = refresh_margin
         self.attempts = attempts
         #: How many tokens this instance has fetched: for tests and metrics.

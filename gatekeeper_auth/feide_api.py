@@ -25,7 +25,7 @@ from gatekeeper_auth._http import TooLarge, bounded_get
 from gatekeeper_auth._memo import Memo
 from gatekeeper_auth._platform import (
     ACCESS_TOKEN_TYPE,
-    FEIDE_ISSUER,
+    FEIDE_API_AUDIENCE,
     GROUPS_URL,
     JWT_TOKEN_TYPE,
     TOKEN_EXCHANGE,
@@ -41,7 +41,6 @@ from gatekeeper_auth.identity import Identity
 logger = logging.getLogger("gatekeeper_auth")
 
 #: The audience of a Feide API token asked for in an exchange: Feide itself.
-API_AUDIENCE: Final = FEIDE_ISSUER
 #: An answer larger than this is not Feide's groups or userinfo: refused, not parsed.
 MAX_BODY_BYTES: Final = 1024 * 1024
 #: Answers are kept at most this long: a member taken out of a group keeps access as long.
@@ -205,7 +204,7 @@ class FeideAPI:
             "subject_token": jwt,
             "subject_token_type": JWT_TOKEN_TYPE,
             "requested_token_type": ACCESS_TOKEN_TYPE,
-            "audience": API_AUDIENCE,
+            "audience": FEIDE_API_AUDIENCE,
             "scope": "",  # empty: every Feide API scope the data source is allowed
         }
         try:

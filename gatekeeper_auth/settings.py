@@ -202,7 +202,10 @@ class GatekeeperSettings(BaseSettings):
     def _split_networks(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
-            value = json.loads(text) if text.startswith("[") else text.split(",")
+            try:
+                value = json.loads(text) if text.startswith("[") else text.split(",")
+            except RecursionError:  # a ValueError (bad JSON) is pydantic's to report
+                raise ValueError("is not a JSON list of CIDRs") from None
             value = [part.strip() if isinstance(part, str) else part for part in value]
             value = [part for part in value if part != ""]
         if value is not None and not list(value):

@@ -680,3 +680,9 @@ def test_client_raises_a_connect_error_when_the_token_endpoint_is_down() -> None
     with httpx.Client(auth=auth, timeout=2) as http, pytest.raises(httpx.ConnectError):
         http.get(f"{url}/api")
     assert "client-secret-1" not in repr(auth)
+
+
+@pytest.mark.parametrize("margin", [-1.0, float("nan"), float("inf")])
+def test_a_refresh_margin_that_would_fetch_on_every_call_is_refused(margin: float) -> None:
+    with pytest.raises(ValueError, match="refresh_margin must be a finite number"):
+        ClientCredentialsAuth("c", "s", refresh_margin=margin)

@@ -452,6 +452,12 @@ def test_an_empty_network_list_is_refused_at_start_up(value: str) -> None:
     assert "GATEKEEPER_ALLOWED_NETWORKS names no network" in str(error)
 
 
+@pytest.mark.parametrize("value", ["[" * 100_000, "[1", '["10.0.0.0/8"'])
+def test_a_network_list_that_is_not_json_is_refused_naming_the_variable(value: str) -> None:
+    error = configuration_error(GATEKEEPER_PASSWORD="pw", GATEKEEPER_ALLOWED_NETWORKS=value)
+    assert "GATEKEEPER_ALLOWED_NETWORKS" in str(error)
+
+
 def test_an_empty_network_list_in_code_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="allowed_networks= names no network"):
         GatekeeperMiddleware(build_app(), password="pw", allowed_networks=[])
