@@ -34,6 +34,7 @@ from gatekeeper_auth._platform import (
     TOKEN_URL,
     USERINFO_URL,
 )
+from gatekeeper_auth.errors import ConfigurationError
 from gatekeeper_auth.feide_api import CACHE_RULE, MAX_CACHE_SECONDS, FeideAPI
 from gatekeeper_auth.jwt import FeideJWT
 
@@ -268,6 +269,12 @@ class GatekeeperSettings(BaseSettings):
         """The client of Feide's groups API and userinfo these settings describe (`transport`:
         an httpx2 transport, for tests)."""
         secret = self.feide_client_secret
+        if self.jwt_audience is not None and (self.feide_client_id is None or secret is None):
+            raise ConfigurationError(
+                "GATEKEEPER_JWT_AUDIENCE is set, so callers may come with Feide JWTs, and asking "
+                "Feide about them needs your data source's own client: set "
+                "GATEKEEPER_FEIDE_CLIENT_ID and GATEKEEPER_FEIDE_CLIENT_SECRET."
+            )
         return FeideAPI(
             client_id=self.feide_client_id,
             client_secret=None if secret is None else secret.get_secret_value(),

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from gatekeeper_auth import ConfigurationError, FeideAPI, GatekeeperSettings, Group, Identity
 from gatekeeper_auth._platform import GROUPS_URL, TOKEN_URL, USERINFO_URL
-from gatekeeper_auth.errors import CODES, Refusal
+from gatekeeper_auth.errors import CODES, ConfigurationError, Refusal
 from gatekeeper_auth.fake_feide import DEFAULT_CLIENT, FakeFeideIssuer
 from gatekeeper_auth.testing import (
     TEST_DATASOURCE_ID,
@@ -609,6 +609,19 @@ def test_the_settings_default_to_feides_urls() -> None:
         USERINFO_URL,
     )
     assert (feide.client_id, feide.cache_seconds) == (None, 300.0)
+
+
+def test_jwt_callers_without_the_data_sources_client_are_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Else the first JWT caller of a group guard would be a 500."""
+    monkeypatch.setenv("GATEKEEPER_JWT_AUDIENCE", "https://n.feide.no/datasources/x")
+    settings = GatekeeperSettings(_env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match="set GATEKEEPER_FEIDE_CLIENT_ID and GATEKEEPER_F"):
+        settings.feide_api()
+    monkeypatch.setenv("GATEKEEPER_FEIDE_CLIENT_ID", "ds")
+    monkeypatch.setenv("GATEKEEPER_FEIDE_CLIENT_SECRET", "s3cret")
+    assert GatekeeperSettings(_env_file=None).feide_api().client_id == "ds"  # type: ignore[call-arg]
 
 
 def test_a_padded_client_secret_in_the_environment_is_refused(
