@@ -29,6 +29,7 @@ PUBLIC = [
     README,
     ROOT / "benchmarks" / "README.md",
     *[path for path in [ROOT / "CHANGELOG.md"] if path.exists()],
+    ROOT / "CONTRIBUTING.md",
 ]
 #: `GATEKEEPER_` names the pages show that are not settings, on purpose.
 NOT_SETTINGS = {
@@ -147,7 +148,8 @@ def test_a_status_given_beside_a_refusal_code_is_that_codes(path: Path) -> None:
 # No word of the project's own process on a public page.
 
 INTERNAL = re.compile(
-    r"\bissues?\s+#?\d|\bitems?\s+\d|\breview(s|ed|ers?)?\b|\bhostile\b|domain\.md|\bround\s+\d",
+    r"\bissues?\s+#?\d|\bitems?\s+\d|\breview(s|ed|ers?)?\b|\bhostile\b|domain\.md|\bround\s+\d"
+    r"|\bcommit [0-9a-f]{7}|\bsessions?\b|\bredesign",
     re.IGNORECASE,
 )
 

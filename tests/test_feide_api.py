@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from gatekeeper_auth import ConfigurationError, FeideAPI, GatekeeperSettings, Group, Identity
 from gatekeeper_auth._platform import GROUPS_URL, TOKEN_URL, USERINFO_URL
-from gatekeeper_auth.errors import CODES, ConfigurationError, Refusal
+from gatekeeper_auth.errors import CODES, Refusal
 from gatekeeper_auth.fake_feide import DEFAULT_CLIENT, FakeFeideIssuer
 from gatekeeper_auth.testing import (
     TEST_DATASOURCE_ID,

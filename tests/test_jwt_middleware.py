@@ -138,6 +138,21 @@ def test_options_with_a_foreign_or_bad_bearer_is_anonymous(feide_issuer: FakeFei
         assert response.status_code == 405  # reached the app, anonymous: the route has no OPTIONS
 
 
+def test_options_with_a_valid_jwt_is_its_holders(feide_issuer: FakeFeideIssuer) -> None:
+    app = build_app(jwt=jwt_for(feide_issuer))
+
+    @app.options("/who")
+    def who(request: Request) -> dict[str, Any]:
+        return {"user": request.user.identity, "authenticated": request.user.is_authenticated}
+
+    token = feide_issuer.mint(user_id=USER)
+    with TestClient(app) as client:
+        answer = client.options("/who", headers=bearer(token))
+        anonymous = client.options("/who", headers=bearer(FakeFeideIssuer().mint(user_id=USER)))
+    assert answer.json() == {"user": USER, "authenticated": True}
+    assert anonymous.json() == {"user": "", "authenticated": False}
+
+
 def test_no_usable_key_is_503_keys_unavailable(feide_issuer: FakeFeideIssuer) -> None:
     feide_issuer.down = True
     response = client_for(feide_issuer).get("/any", headers=bearer(feide_issuer.mint()))
