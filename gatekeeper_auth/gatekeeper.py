@@ -163,6 +163,13 @@ class Gatekeeper:
             if self._networks:
                 self._check_address(scope)  # before trusting what the cache remembers
             return caller
+        return self.verify(scope, authorization, key, problem)
+
+    def verify(
+        self, scope: Scope, authorization: bytes, key: Key, problem: Refusal | None
+    ) -> Caller | None:
+        """`caller` without the look in the cache, for one who has looked already (the
+        middleware, through `remembered`); what it verifies, it remembers."""
         self.headers.check_types(key)
         credentials = self.credentials
         if credentials is None or not credentials.match(authorization):

@@ -97,6 +97,8 @@ class GatekeeperMiddleware:
         gk = self._gatekeeper
         self._headers = gk.headers if gk is not None else GatekeeperHeaders(HEADER_PREFIX)
         self._remembered = None if gk is None else gk.remembered
+        # After a miss in `remembered`, the gatekeeper need not look in its cache again.
+        self._gatekeeper_caller = None if gk is None else gk.verify if gk.remembered else gk.caller
         if gk is not None:
             gk.start_up_log()
 
@@ -116,7 +118,11 @@ class GatekeeperMiddleware:
         # (the gatekeeper's cache, which it hands out only when no address must be checked).
         authorization, key, problem = self._headers.collect(scope["headers"])
         remembered = self._remembered
-        caller = remembered(key) if remembered is not None and problem is None else None
+        caller = (
+            remembered(key)
+            if remembered is not None and problem is None and authorization is not None
+            else None
+        )
         if caller is None:
             try:
                 caller = await self._identify(scope, authorization, key, problem)
@@ -148,8 +154,8 @@ class GatekeeperMiddleware:
         # A token FeideJWT verified is never the gatekeeper's credentials, so a cached one may
         # skip their check: it went through the whole order when first seen.
         caller = None if token is None or jwt is None else jwt.seen(token)
-        if caller is None and gatekeeper is not None:
-            caller = gatekeeper.caller(scope, authorization, key, problem)
+        if caller is None and self._gatekeeper_caller is not None:
+            caller = self._gatekeeper_caller(scope, authorization, key, problem)
         if caller is None and token is not None and jwt is not None:
             caller = await self._from_jwt(scope, jwt, token)
         return caller or self._unrecognised(scope, authorization)

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gatekeeper_auth import (
+    Gatekeeper,
     GatekeeperMiddleware,
 )
 from gatekeeper_auth.testing import TEST_PASSWORD, FakeGatekeeper
@@ -217,3 +218,31 @@ def test_a_callers_own_bearer_token_on_a_preflight_is_no_failed_login(
         with caplog.at_level(logging.WARNING, logger="gatekeeper_auth"):
             client.options("/optional", headers={"Authorization": "Bearer a-users-token"})
     assert "refused since the last such line" not in caplog.text
+
+
+class CountingCache(dict[Any, Any]):
+    """The gatekeeper's cache of callers, counting the looks into it."""
+
+    looks = 0
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.looks += 1
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("networks", [None, ["127.0.0.0/8"]])
+def test_a_request_looks_in_the_gatekeepers_cache_once(
+    gatekeeper: FakeGatekeeper, networks: list[str] | None
+) -> None:
+    """The middleware looks first (without networks) or the gatekeeper does (with them, after
+    the address): never both. A request without Authorization never looks."""
+    gk = Gatekeeper(password=TEST_PASSWORD, allowed_networks=networks)
+    gk._verified = cache = CountingCache()
+    if gk.remembered is not None:
+        gk.remembered = cache.get
+    client = TestClient(build_app(gatekeeper=gk), client=("127.0.0.1", 40000))
+    looks = []
+    for headers in (gatekeeper.system(), gatekeeper.system(), {}):
+        client.get("/optional", headers=headers)
+        looks.append(cache.looks)
+    assert looks == [1, 2, 2]
