@@ -368,11 +368,8 @@ def test_walkthrough_without_the_userid_grant_closes_the_system_routes() -> None
     assert '"secondary_ids":["feide:alice@example.org","nin:01019012345"]' in answers[1]
     # A user token on a system route: refused either as a user's or for the missing grant.
     assert "userid_grant_missing" in answers[2] or "user_token_not_allowed" in answers[2]
-    # The JWT path: closed too once the verifier reads GATEKEEPER_JWT_USERID_GRANT.
-    if "jwt_userid_grant" in GatekeeperSettings.model_fields:
-        assert '"userid_grant_missing"' in answers[3]
-    else:
-        assert json.loads(answers[3]) == {"pong": SYSTEM_ID}
+    # The JWT path is closed too: the verifier reads GATEKEEPER_JWT_USERID_GRANT.
+    assert '"userid_grant_missing"' in answers[3]
     assert json.loads(answers[4]) == {
         "user_id": None,
         "client_id": WEB_ID,

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 import gatekeeper_auth
 from gatekeeper_auth import CODES, Refusal, RefusalCode
-from tests.helpers import assert_refused
+from tests.helpers import STATUS, assert_refused
 
 
 def test_the_code_type_and_the_codes_table_list_the_same_codes_in_the_same_order() -> None:
@@ -57,3 +57,8 @@ def test_refusal_handler_still_renders_and_warns() -> None:
     with pytest.warns(DeprecationWarning, match="no longer needed"):
         response = TestClient(app).get("/refuse")
     assert_refused(response, "scope_missing")
+
+
+def test_every_code_has_the_status_the_tests_expect() -> None:
+    """The tests' written-out table (tests/helpers.py STATUS) and the code agree, both ways."""
+    assert {code: status for code, (status, *_) in CODES.items()} == STATUS

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from gatekeeper_auth import ConfigurationError, FeideAPI, GatekeeperSettings, Group, Identity
 from gatekeeper_auth._platform import GROUPS_URL, TOKEN_URL, USERINFO_URL
-from gatekeeper_auth.errors import CODES, Refusal
+from gatekeeper_auth.errors import Refusal
 from gatekeeper_auth.fake_feide import DEFAULT_CLIENT, FakeFeideIssuer
 from gatekeeper_auth.testing import (
     TEST_DATASOURCE_ID,
@@ -28,7 +28,7 @@ from gatekeeper_auth.testing import (
     system_identity,
     user_identity,
 )
-from tests.helpers import python_without
+from tests.helpers import STATUS, python_without
 from tests.servers import serve
 
 ALICE_GROUPS = (
@@ -100,7 +100,7 @@ def refusal_of(call: Awaitable[Any]) -> Refusal:
 
 
 def assert_refusal(refusal: Refusal, code: str) -> None:
-    assert (refusal.status_code, refusal.code) == (CODES[code][0], code)
+    assert (refusal.status_code, refusal.code) == (STATUS[code], code)
     assert refusal.detail == {"code": code, "message": refusal.message}
     assert refusal.message
 

@@ -334,3 +334,13 @@ def test_a_key_set_with_two_keys_under_one_kid_is_refused(
         "gatekeeper_auth could not load JWT keys from https://auth.dataporten.no/openid/jwks: "
         "ValueError: the JWKS holds two signing keys with the same kid (no keys yet)"
     ]
+
+
+def test_a_token_without_kid_is_never_tried_against_one_of_several_keys() -> None:
+    issuer, other = FakeFeideIssuer(), FakeFeideIssuer()
+    keys = {"keys": [*issuer.jwks()["keys"], *other.jwks()["keys"]]}
+    feide, _ = key_server(httpx2.Response(200, json=keys))
+    feide = FeideJWT(audience=issuer.audience, transport=feide.keys.transport)
+    with pytest.raises(Refusal) as refused:
+        asyncio.run(feide.verify(issuer.mint(header={"kid": None}).encode()))
+    assert refused.value.message == "the token's key id (kid) is not in the issuer's key set"
