@@ -284,7 +284,7 @@ def test_a_feide_api_token_is_not_a_token_for_the_api(gatekeeper: str) -> None:
     token = feide_api_token(gatekeeper, "alice").json()["access_token"]
     response = get(gatekeeper, "/echo", token)
     assert response.status_code == 403
-    assert response.json()["error"] == "insufficient_scope"
+    assert response.json() == {"message": "the token lacks the API's basic scope gk_exampleapi"}
 
 
 @pytest.mark.parametrize(

@@ -107,10 +107,7 @@ def test_no_token_gets_the_gatekeepers_own_401(gatekeeper: str) -> None:
     answer = refused.value.response
     assert answer.status_code == 401
     assert answer.headers["WWW-Authenticate"] == 'Bearer realm="dataporten"'
-    assert json.loads(answer.body or b"") == {
-        "error": "invalid_request",
-        "error_description": "a bearer token is required",
-    }
+    assert json.loads(answer.body or b"") == {"message": "a bearer token is required"}
 
 
 def test_http_still_works_beside_websockets(gatekeeper: str) -> None:

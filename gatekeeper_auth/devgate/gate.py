@@ -31,21 +31,16 @@ INVALID_CHALLENGE = GATEKEEPER_INVALID_CHALLENGE
 
 
 class Refused(Exception):
-    """The gatekeeper answers the request itself; it never reaches the upstream."""
+    """The gatekeeper answers the request itself; it never reaches the upstream. The body is
+    the platform's decision service's: `{"message": ...}`, with its challenge."""
 
-    def __init__(self, status: int, error: str, description: str, challenge: str | None) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description, self.challenge = (
-            status,
-            error,
-            description,
-            challenge,
-        )
+    def __init__(self, status: int, message: str, challenge: str | None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.challenge = status, message, challenge
 
     def response(self) -> JSONResponse:
         headers = {"WWW-Authenticate": self.challenge} if self.challenge else None
-        body = {"error": self.error, "error_description": self.description}
-        return JSONResponse(body, self.status, headers)
+        return JSONResponse({"message": self.message}, self.status, headers)
 
 
 class Gate:
@@ -62,21 +57,20 @@ class Gate:
         if not bearer:  # no token at all, as the platform reads the header
             if method == "OPTIONS" or self.config.allow_unauthenticated:
                 return Admission(None, keep_authorization=True)
-            raise Refused(401, "invalid_request", "a bearer token is required", MISSING_CHALLENGE)
+            raise Refused(401, "a bearer token is required", MISSING_CHALLENGE)
         grant = self._lookup(bearer[0][7:]) if len(values) == 1 else None
         if grant is None:
-            raise Refused(401, "invalid_token", "Token is invalid", INVALID_CHALLENGE)
+            raise Refused(401, "Token is invalid", INVALID_CHALLENGE)
         if method == "OPTIONS":  # a valid token's preflight: forwarded, the token left on
             return Admission(None, keep_authorization=True)
         if not grant.basic_scope:
             raise Refused(
                 403,
-                "insufficient_scope",
                 f"the token lacks the API's basic scope {gatekeeper_scope(self.config.api)}",
                 None,
             )
         if self.config.requireuser and grant.user is None:
-            raise Refused(403, "access_denied", "this API requires a token for a user", None)
+            raise Refused(403, "this API requires a token for a user", None)
         return Admission(grant)
 
     def _lookup(self, token: bytes) -> Grant | None:
