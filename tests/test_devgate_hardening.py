@@ -213,6 +213,9 @@ def test_non_ascii_bytes_in_the_token_are_401_not_500(gatekeeper: tuple[str, str
 def test_caller_gatekeeper_and_hop_by_hop_headers_are_dropped(
     gatekeeper: tuple[str, str],
 ) -> None:
+    """domain.md: the gatekeeper clears caller-sent headers with its own prefix (only that one:
+    a caller's X-FeideConnect-* passes), and nginx drops names with `_`; nginx's proxy clears
+    Keep-Alive and TE itself."""
     url, token = gatekeeper
     answer = send(
         url,
@@ -234,6 +237,7 @@ def test_caller_gatekeeper_and_hop_by_hop_headers_are_dropped(
         "x-dataporten-gatekeeper",
         "x-dataporten-scopes",
         "x-dataporten-token",
+        "x-feideconnect-userid",
         "x-kept",
     ]
     assert dict(echoed(answer)["headers"])["x-dataporten-scopes"] == "read"

@@ -5,8 +5,9 @@ are, `Forwarded`, `X-Forwarded-*`, `Proxy-Authorization` and the headers the cal
 `Connection` names included, less
 - every header whose name holds `_` (nginx drops those by default), which also clears any
   `X_Dataporten_*` spelling;
-- anything under either gatekeeper prefix (`X-Dataporten-`, `X-FeideConnect-`, any case: the
-  platform clears its own prefix);
+- anything under the gatekeeper's own prefix (`header_prefix`, any case): the platform clears
+  its own prefix, and only that one, so a caller's `X-FeideConnect-*` reaches a backend behind
+  today's `X-Dataporten-` gatekeeper;
 - the hop-by-hop headers nginx sets or clears itself (`Connection`, `Keep-Alive`, `TE`,
   `Upgrade`, `Transfer-Encoding`, ...), and `Host` and `Content-Length`, rebuilt for the upstream;
 - the caller's `Authorization`, unless the request passes anonymous (OPTIONS, or a public API
@@ -21,8 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gatekeeper_auth._platform import (
-    HEADER_PREFIX,
-    LEGACY_HEADER_PREFIX,
     basic,
     gatekeeper_headers,
     scope_list,
@@ -58,7 +57,6 @@ _WEBSOCKET = frozenset(
         b"sec-websocket-accept",
     }
 )
-_GATEKEEPER_PREFIXES = (HEADER_PREFIX.lower().encode(), LEGACY_HEADER_PREFIX.lower().encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +77,22 @@ def _named_by_connection(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
 
 
 def caller_headers(
-    headers: Iterable[tuple[bytes, bytes]], *, keep_authorization: bool, websocket: bool = False
+    headers: Iterable[tuple[bytes, bytes]],
+    *,
+    prefix: str,
+    keep_authorization: bool,
+    websocket: bool = False,
 ) -> Headers:
-    """The caller's headers that go on to the upstream."""
+    """The caller's headers that go on to the upstream (`prefix`: the gatekeeper's own)."""
     dropped = _NOT_FORWARDED | _WEBSOCKET if websocket else _NOT_FORWARDED
+    own = prefix.lower().encode()
     kept: Headers = []
     for name, value in headers:
         lower = name.lower()
         if (
             b"_" in lower
             or lower in dropped
-            or lower.startswith(_GATEKEEPER_PREFIXES)
+            or lower.startswith(own)
             or (lower == b"authorization" and not keep_authorization)
         ):
             continue

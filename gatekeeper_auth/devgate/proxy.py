@@ -56,7 +56,11 @@ class Proxy:
             # httpx would resolve dot segments in the URL's path: the `target` extension sends
             # the target byte for byte, to the host, port and scheme of the URL.
             url = self.upstream.copy_with(raw_path=target)
-            headers = caller_headers(raw_headers, keep_authorization=admission.keep_authorization)
+            headers = caller_headers(
+                raw_headers,
+                prefix=self.config.header_prefix,
+                keep_authorization=admission.keep_authorization,
+            )
             headers += self.added.for_admission(admission)
             length = _content_length(raw_headers)
             if length is not None:

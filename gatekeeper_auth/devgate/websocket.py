@@ -66,7 +66,10 @@ class WebSocketProxy:
             path, query = raw_target(websocket.scope)
             url = self.origin + upstream_target(self.base_path, path, query).decode("ascii")
             headers = caller_headers(
-                raw_headers, keep_authorization=admission.keep_authorization, websocket=True
+                raw_headers,
+                prefix=self.config.header_prefix,
+                keep_authorization=admission.keep_authorization,
+                websocket=True,
             )
             headers += self.added.for_admission(admission)
             text_headers = [(n.decode("ascii"), v.decode("ascii")) for n, v in headers]
