@@ -19,6 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from example_app.main import DEMO_PASSWORD, create_app
+from example_app.run import feide_environment
 from gatekeeper_auth import GatekeeperSettings
 from gatekeeper_auth.client import ClientCredentialsAuth, TokenError, TokenExchangeAuth
 from gatekeeper_auth.devgate import DevGateConfig, create_devgate
@@ -427,10 +428,16 @@ def local_feide() -> Iterator[tuple[dict[str, Any], Any]]:
 
 def jwt_service(discovery: dict[str, Any], **changes: str) -> Any:
     """The example service taking JWTs for the demo data source, as `make run` sets it up."""
+    feide = {  # the demo data source's own client, which its group routes ask Feide with
+        name.removeprefix("GATEKEEPER_").lower(): value
+        for name, value in feide_environment().items()
+        if name.startswith("GATEKEEPER_FEIDE_CLIENT_")
+    }
     settings = {
         "jwt_audience": AUDIENCE,
         "jwt_issuer": discovery["issuer"],
         "jwt_jwks_url": discovery["jwks_uri"],
+        **feide,
         **changes,
     }
     return serve(create_app(GatekeeperSettings(password=[SecretStr(DEMO_PASSWORD)], **settings)))
