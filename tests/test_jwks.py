@@ -39,6 +39,21 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
+def fetches_at(clock: Clock, issuer: FakeFeideIssuer, feide: FeideJWT, *ages: float) -> list[int]:
+    """The key fetches so far after a new token at each age of the key set (seconds)."""
+
+    async def run() -> list[int]:
+        await feide.start()
+        start, counts = clock.now, []
+        for age in ages:
+            clock.now = start + age
+            await feide.authenticate(issuer.mint(scope=f"at-{age}").encode())
+            counts.append(feide.keys.fetches)
+        return counts
+
+    return asyncio.run(run())
+
+
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
@@ -99,16 +114,7 @@ def test_the_key_set_serves_key_max_age_or_its_cache_control_max_age_if_sooner(
     issuer.cache_control = cache_control
     feide = verifier(issuer, key_max_age=key_max_age)
 
-    async def fetches_at(*ages: float) -> list[int]:
-        await feide.start()
-        start, counts = clock.now, []
-        for age in ages:
-            clock.now = start + age
-            await feide.authenticate(issuer.mint(scope=f"at-{age}").encode())
-            counts.append(feide.keys.fetches)
-        return counts
-
-    assert asyncio.run(fetches_at(life - 1, life + 1)) == [1, 2]
+    assert fetches_at(clock, issuer, feide, life - 1, life + 1) == [1, 2]
 
 
 def test_a_key_set_that_says_max_age_0_is_fetched_at_most_once_per_refetch_interval(
@@ -118,16 +124,7 @@ def test_a_key_set_that_says_max_age_0_is_fetched_at_most_once_per_refetch_inter
     issuer.cache_control = "max-age=0"
     feide = verifier(issuer, refetch_interval=5)
 
-    async def fetches_at(*ages: float) -> list[int]:
-        await feide.start()
-        start, counts = clock.now, []
-        for age in ages:
-            clock.now = start + age
-            await feide.authenticate(issuer.mint(scope=f"at-{age}").encode())
-            counts.append(feide.keys.fetches)
-        return counts
-
-    assert asyncio.run(fetches_at(0, 1, 4.9, 5.1, 6, 9.9)) == [1, 1, 1, 2, 2, 2]
+    assert fetches_at(clock, issuer, feide, 0, 1, 4.9, 5.1, 6, 9.9) == [1, 1, 1, 2, 2, 2]
 
 
 def test_a_burst_of_tokens_after_the_key_set_went_stale_costs_one_fetch(clock: Clock) -> None:
